@@ -1,0 +1,8 @@
+export { createParser, DEFAULT_MAX_BUFFER_BYTES } from './parse.js'
+export type { ParsedEvent, Parser, ParserCallbacks, ParserOptions } from './parse.js'
+export { encode, encodeBytes } from './encode.js'
+export type { EncodableEvent } from './encode.js'
+export { EventStreamParser } from './parser-stream.js'
+export type { EventStreamParserOptions } from './parser-stream.js'
+export { HeraldError, ProtocolError, PROTOCOL_ERROR_CODES } from './errors.js'
+export type { ProtocolErrorCode } from './errors.js'
