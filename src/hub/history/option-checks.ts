@@ -1,0 +1,43 @@
+// Construction-time option checks shared by the history engines. Internal: not re-exported from index.ts.
+import { HubError } from '../errors.js'
+
+/** Reads an integer option: `undefined` gives `fallback`; anything but a safe integer >= `min` throws. */
+export function integerOption(owner: string, name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be an integer >= ${min}, not ${String(value)}`)
+  }
+  return value
+}
+
+/** Like {@link integerOption}, and `null` is accepted: it switches the feature off. */
+export function nullableIntegerOption(
+  owner: string,
+  name: string,
+  value: number | null | undefined,
+  fallback: number | null,
+  min: number,
+): number | null {
+  if (value === null) return null
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be an integer >= ${min} or null, not ${String(value)}`)
+  }
+  return value
+}
+
+/** Reads an optional function option; `undefined` gives `fallback`. */
+export function functionOption<F extends (...args: never[]) => unknown>(owner: string, name: string, value: F | undefined, fallback: F): F {
+  if (value === undefined) return fallback
+  if (typeof value !== 'function') {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be a function, not ${typeof value}`)
+  }
+  return value
+}
+
+/** Throws `ERR_HUB_INVALID_OPTION` when `options` is neither `undefined` nor an object. */
+export function checkOptionsObject(owner: string, options: unknown): void {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: options must be an object`)
+  }
+}
