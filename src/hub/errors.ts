@@ -6,6 +6,7 @@ import { HeraldError } from '../protocol/errors.js'
  */
 export const HUB_ERROR_CODES = [
   'ERR_HUB_INVALID_OPTION',
+  'ERR_HUB_CONFIG_INVALID',
   'ERR_HUB_HISTORY_INVALID_UPDATE',
   'ERR_HUB_HISTORY_INVALID_QUERY',
   'ERR_HUB_HISTORY_CLOSED',
