@@ -1,6 +1,9 @@
 import type { HubMessage } from '../update.js'
 
-/** Stops one subscription. Resolves once no further message reaches its listener; calling it again does nothing. */
+/**
+ * Stops one subscription. Resolves once no further message reaches its listener. Calling it again, or after the
+ * broker closed, does nothing and resolves.
+ */
 export type Unsubscribe = () => Promise<void>
 
 /**
@@ -43,7 +46,8 @@ export interface Broker {
   /**
    * Calls `onMessage` for every message published after the returned promise resolves, until unsubscribed or
    * closed. Listeners are called one message at a time, in order; a listener should return quickly (queue work
-   * elsewhere) since it delays the messages behind it.
+   * elsewhere) since it delays the messages behind it. Each call is a subscription of its own, even with a function
+   * already subscribed (it is then called once per subscription).
    *
    * @throws `ERR_HUB_BROKER_CLOSED` (rejects) after `close()`.
    */
