@@ -1,0 +1,94 @@
+/**
+ * Entry point of the hub benchmark harness (`npm run bench:hub`), called by `run.mjs` once the
+ * TypeScript sources are compiled. Results go to stdout (a markdown table), progress to stderr.
+ */
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { HELP_TEXT, parseCli, UsageError } from './cli-options.js'
+import { ProgressLine } from './progress-line.js'
+import { renderMarkdownTable } from './report/markdown-table.js'
+import { parseRunResult } from './report/run-result.js'
+import { writeReport } from './report/write-report.js'
+import { runBenchmarks } from './run-benchmarks.js'
+import { SCENARIO_IDS, resolveScenario } from './scenarios.js'
+import { SYSTEMS } from './systems.js'
+
+/** Where the harness lives. */
+export interface MainContext {
+  /** Directory of the compiled programs (the load worker, the Node servers). */
+  readonly buildDir: string
+}
+
+const systemOrder = SYSTEMS.map((s) => s.name)
+
+/**
+ * Runs the command line `argv` and resolves to the exit status: 0 success, 1 a run failed, 2 usage error,
+ * 130 interrupted.
+ */
+export async function main(argv: readonly string[], context: MainContext): Promise<number> {
+  let command
+  try {
+    command = parseCli(argv)
+  } catch (error) {
+    if (!(error instanceof UsageError) && !(error instanceof TypeError)) throw error
+    process.stderr.write(`${error.message}\n\n${HELP_TEXT}`)
+    return 2
+  }
+
+  if (command.kind === 'help') {
+    process.stdout.write(HELP_TEXT)
+    return 0
+  }
+  if (command.kind === 'list') {
+    process.stdout.write('Systems:\n')
+    for (const s of SYSTEMS) process.stdout.write(`  ${s.name.padEnd(12)} ${s.description}\n`)
+    process.stdout.write('Scenarios:\n')
+    for (const id of SCENARIO_IDS) {
+      const s = resolveScenario(id, { quick: false, overrides: {} })
+      process.stdout.write(`  ${id}  ${s.description}\n`)
+    }
+    return 0
+  }
+  if (command.kind === 'report') {
+    const results = command.files.map((file) => parseRunResult(readFileSync(resolve(file), 'utf8'), file))
+    const files = writeReport(results, resolve(command.docsDir), systemOrder)
+    process.stdout.write(`${renderMarkdownTable(results, systemOrder)}\n\nwrote ${files.markdown}, ${files.charts.join(', ')}\n`)
+    return 0
+  }
+
+  const options = { ...command.options, outDir: resolve(command.options.outDir), docsDir: resolve(command.options.docsDir) }
+  const progress = new ProgressLine()
+  const controller = new AbortController()
+  const interrupt = (): void => {
+    progress.log('interrupted: stopping the running system and the load workers…')
+    controller.abort()
+  }
+  process.once('SIGINT', interrupt)
+  process.once('SIGTERM', interrupt)
+  try {
+    const outcome = await runBenchmarks(options, {
+      systems: SYSTEMS.filter((s) => options.systems.includes(s.name)),
+      buildDir: context.buildDir,
+      progress,
+      signal: controller.signal,
+    })
+    if (outcome.results.length > 0) {
+      process.stdout.write(`${renderMarkdownTable(outcome.results, systemOrder)}\n`)
+      process.stderr.write(`\nresults: ${outcome.files.join('\n         ')}\n`)
+    }
+    const report = options.report ?? outcome.standard
+    if (report && outcome.results.length > 0) {
+      const files = writeReport(outcome.results, options.docsDir, systemOrder)
+      process.stderr.write(`report: ${files.markdown}\n        ${files.charts.join('\n        ')}\n`)
+    } else if (outcome.results.length > 0) {
+      process.stderr.write('report: not written (quick or non-standard scenarios; --report forces it)\n')
+    }
+    for (const s of outcome.skipped) process.stderr.write(`skipped ${s.system}: ${s.reason}\n`)
+    for (const f of outcome.failures) process.stderr.write(`failed ${f.system} ${f.scenario}: ${f.error}\n`)
+    if (controller.signal.aborted) return 130
+    return outcome.failures.length > 0 ? 1 : 0
+  } finally {
+    process.off('SIGINT', interrupt)
+    process.off('SIGTERM', interrupt)
+  }
+}

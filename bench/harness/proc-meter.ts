@@ -1,0 +1,69 @@
+/**
+ * Measures a server's cost from /proc: CPU time and resident memory of its processes and all their
+ * descendants, as point samples and as a peak tracked in the background.
+ */
+import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, processTree } from './process-tree.js'
+
+/** Interval of the background peak-RSS sampling. @defaultValue 250 ms */
+export const DEFAULT_PEAK_SAMPLE_MS = 250
+
+/** One measurement of a process tree. */
+export interface ProcSample {
+  /** CPU time (user + system, including reaped children) in µs; resolution one clock tick (10 ms). */
+  readonly cpuUs: number
+  /** Resident memory, KB. */
+  readonly rssKB: number
+  /** Processes in the tree. */
+  readonly processes: number
+}
+
+/**
+ * A meter over the process trees rooted at `roots()`; roots are re-read at each sample, so a system may
+ * restart a process.
+ *
+ * @example
+ * const meter = new ProcMeter(() => system.pids())
+ * meter.startPeakTracking()
+ * const before = meter.sample()
+ * // … load …
+ * const cpuUs = meter.sample().cpuUs - before.cpuUs
+ * meter.stop()
+ */
+export class ProcMeter {
+  private peak = 0
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(private readonly roots: () => readonly number[]) {}
+
+  /** Reads the tree now (and updates the peak RSS). */
+  sample(): ProcSample {
+    let ticks = 0
+    let pages = 0
+    const tree = processTree(this.roots())
+    for (const stat of tree) {
+      ticks += stat.cpuTicks
+      pages += stat.rssPages
+    }
+    const rssKB = (pages * PAGE_BYTES) / 1024
+    if (rssKB > this.peak) this.peak = rssKB
+    return { cpuUs: (ticks / CLOCK_TICKS_PER_SECOND) * 1e6, rssKB, processes: tree.length }
+  }
+
+  /** Samples every `intervalMs` in the background until {@link ProcMeter.stop}. */
+  startPeakTracking(intervalMs = DEFAULT_PEAK_SAMPLE_MS): void {
+    if (this.timer) return
+    this.timer = setInterval(() => this.sample(), intervalMs)
+    this.timer.unref()
+  }
+
+  /** Highest RSS seen by any sample so far, KB. */
+  get peakRssKB(): number {
+    return this.peak
+  }
+
+  /** Stops background sampling. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
+}

@@ -1,0 +1,81 @@
+/** Process accounting from /proc: a process tree's CPU time and resident memory. */
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+
+/** One process's numbers from /proc/<pid>/stat. */
+export interface ProcStat {
+  readonly pid: number
+  readonly ppid: number
+  /** utime + stime + cutime + cstime, in clock ticks. */
+  readonly cpuTicks: number
+  /** Resident set, in pages. */
+  readonly rssPages: number
+}
+
+function sysconf(name: string, fallback: number): number {
+  try {
+    return Number(execFileSync('getconf', [name], { encoding: 'utf8' }).trim()) || fallback
+  } catch {
+    return fallback
+  }
+}
+
+/** Clock ticks per second of the CPU times in /proc (USER_HZ, 100 on Linux). */
+export const CLOCK_TICKS_PER_SECOND = sysconf('CLK_TCK', 100)
+/** Bytes per page of the RSS in /proc/<pid>/stat. */
+export const PAGE_BYTES = sysconf('PAGESIZE', 4096)
+
+/**
+ * Reads /proc/<pid>/stat; `null` when the process is gone.
+ *
+ * The command name (field 2) may contain spaces and parentheses, so fields are counted from the last ')'.
+ * After it: state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17) … rss(24).
+ */
+export function readProcStat(pid: number): ProcStat | null {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  } catch {
+    return null
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  const field = (n: number): number => Number(fields[n - 3] ?? 0)
+  // cutime/cstime hold the CPU of children that exited and were reaped, so work done by short-lived
+  // helpers is not lost; live children are counted separately.
+  return { pid, ppid: field(4), cpuTicks: field(14) + field(15) + field(16) + field(17), rssPages: field(24) }
+}
+
+/**
+ * The processes in the trees rooted at `roots` (the roots and all their descendants), from one scan of
+ * /proc.
+ *
+ * @example
+ * processTree([nginxMasterPid]) // master and every worker
+ */
+export function processTree(roots: readonly number[]): ProcStat[] {
+  const all = new Map<number, ProcStat>()
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name)
+    if (!Number.isInteger(pid) || pid <= 0) continue
+    const stat = readProcStat(pid)
+    if (!stat) continue
+    all.set(pid, stat)
+    const siblings = children.get(stat.ppid)
+    if (siblings) siblings.push(pid)
+    else children.set(stat.ppid, [pid])
+  }
+  const seen = new Set<number>()
+  const out: ProcStat[] = []
+  const todo = [...roots]
+  while (todo.length > 0) {
+    const pid = todo.pop() ?? 0
+    if (seen.has(pid)) continue
+    seen.add(pid)
+    const stat = all.get(pid)
+    if (!stat) continue
+    out.push(stat)
+    todo.push(...(children.get(pid) ?? []))
+  }
+  return out
+}

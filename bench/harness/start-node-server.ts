@@ -1,0 +1,40 @@
+/**
+ * Starts one of the harness's compiled Node server programs on a free loopback port: the shared start-up
+ * of the naive and better-sse systems (and of any other system that is a Node program).
+ */
+import { join } from 'node:path'
+import { builtProgramPath } from './built-program.js'
+import { startChildService, type ChildService } from './child-service.js'
+import { findFreePort } from './free-port.js'
+import type { SystemStartOptions } from './system.js'
+import { waitForPort } from './wait-for-port.js'
+
+/** Time allowed for a Node server to listen. @defaultValue 15,000 ms */
+export const NODE_SERVER_START_TIMEOUT_MS = 15_000
+
+/**
+ * Runs `node <buildDir>/<program>.js --host 127.0.0.1 --port <free port>` and waits until it listens.
+ *
+ * @example
+ * const { service, port } = await startNodeServer(options, 'naive-server')
+ */
+export async function startNodeServer(
+  options: SystemStartOptions,
+  program: string,
+  extraArgs: readonly string[] = [],
+): Promise<{ service: ChildService; port: number }> {
+  const port = await findFreePort()
+  const service = await startChildService({
+    name: program,
+    command: process.execPath,
+    args: [builtProgramPath(options.buildDir, program), '--host', '127.0.0.1', '--port', String(port), ...extraArgs],
+    logFile: join(options.workDir, `${program}.log`),
+  })
+  try {
+    await waitForPort('127.0.0.1', port, { timeoutMs: NODE_SERVER_START_TIMEOUT_MS, stillStarting: () => service.isRunning() })
+  } catch (error) {
+    await service.stop()
+    throw new Error(`${program}: ${(error as Error).message}\n${service.logTail()}`)
+  }
+  return { service, port }
+}

@@ -1,0 +1,17 @@
+/**
+ * The registry of systems the harness can benchmark, in report order. A new system (for example Herald's
+ * server library or hub) is one module exporting a `SystemDefinition`, added to this list.
+ */
+import { betterSseSystem } from '../peers/better-sse.js'
+import { naiveSystem } from '../peers/naive.js'
+import { nchanSystem } from '../peers/nchan.js'
+import { pushpinSystem } from '../peers/pushpin.js'
+import type { SystemDefinition } from './system.js'
+
+/** Every known system. */
+export const SYSTEMS: readonly SystemDefinition[] = [nchanSystem, pushpinSystem, naiveSystem, betterSseSystem]
+
+/** Looks a system up by name; `undefined` when unknown. */
+export function findSystem(name: string): SystemDefinition | undefined {
+  return SYSTEMS.find((system) => system.name === name)
+}
