@@ -1,8 +1,7 @@
 // Tests of encode and encodeBytes: the exact text written, the validation errors, and that what is written reads back
 // through createParser as the same event.
 import { describe, expect, it } from 'vitest'
-import { encode, encodeBytes, type EncodableEvent } from './encode.js'
-import { ProtocolError, type ProtocolErrorCode } from './errors.js'
+import { encode, encodeBytes, ProtocolError, type EncodableEvent, type ProtocolErrorCode } from './index.js'
 import { message, parseAllWays } from './testing/parse-all-ways.js'
 
 /** Asserts that `fn` throws a ProtocolError with `code`. */

@@ -5,8 +5,7 @@
 // strings), one byte at a time and one code unit at a time, and must give the same callbacks each way.
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { HeraldError, ProtocolError } from './errors.js'
-import { createParser, DEFAULT_MAX_BUFFER_BYTES, type ParsedEvent, type ParserCallbacks } from './parse.js'
+import { createParser, DEFAULT_MAX_BUFFER_BYTES, HeraldError, ProtocolError, type ParsedEvent, type ParserCallbacks } from './index.js'
 import { message, parseAllWays, traceOf, type Trace } from './testing/parse-all-ways.js'
 
 const bytes = (...parts: (string | number[])[]): Uint8Array => {
@@ -152,7 +151,8 @@ describe('[spec] fields', () => {
 
   // 9.2.6: "Otherwise / The field is ignored."
   it('[spec] ignores unknown fields', () => {
-    expect(parseAllWays('foo: bar\ndata: x\nbaz\nda: y\ndatum: z\nevents: q\nids: 9\nretrying: 1\n\n')).toStrictEqual([
+    const unknown = 'foo: bar\nbaz\nda: y\ndatum: z\ndatb: z\nevents: q\nevens: q\nids: 9\nix: 9\nretrying: 1\nretro: 1\nabcde: 1\n'
+    expect(parseAllWays(`${unknown}data: x\n${unknown}\n`)).toStrictEqual([
       message('x'),
     ])
     expect(parseAllWays('foo: bar\n\n')).toStrictEqual([])
@@ -507,6 +507,7 @@ describe('[non-spec] maxBufferBytes', () => {
       { error: 'ERR_PROTOCOL_BUFFER_OVERFLOW' },
     ])
     expect(parseAllWays('data\n'.repeat(12) + '\n', { maxBufferBytes: 10 })).toStrictEqual([{ error: 'ERR_PROTOCOL_BUFFER_OVERFLOW' }])
+    expect(parseAllWays('data:aaaaa\rdata:aaaaa\r\r', { maxBufferBytes: 10 })).toStrictEqual([{ error: 'ERR_PROTOCOL_BUFFER_OVERFLOW' }])
   })
 
   it('[non-spec] measures the bound in UTF-16 code units of decoded text, not bytes', () => {
@@ -609,6 +610,33 @@ describe('[non-spec] chunks', () => {
     expect(traceOf([bytes([0xef, 0xbb]), bytes([0xbf], 'data: a\n\n')])).toStrictEqual([message('a')])
     expect(traceOf(['', '\ufeffdata: a\n\n'])).toStrictEqual([message('a')])
     expect(traceOf([bytes('data: a\n\n'), '\ufeffdata: b\n\n'])).toStrictEqual([message('a')])
+  })
+
+  it('[non-spec] joins small byte chunks without a line end to a large chunk that follows', () => {
+    const large = 'y'.repeat(5000)
+    const small = [bytes('data: '), bytes('\u00e9'.repeat(3)), bytes('x')]
+    expect(traceOf([...small, bytes(`${large}\n\n`)])).toStrictEqual([message(`\u00e9\u00e9\u00e9x${large}`)])
+    expect(traceOf([...small, bytes(large), bytes('\n\n')])).toStrictEqual([message(`\u00e9\u00e9\u00e9x${large}`)])
+    expect(traceOf([...small, bytes('z\n\n')])).toStrictEqual([message('\u00e9\u00e9\u00e9xz')])
+    expect(traceOf([...small, 'z\n\n'])).toStrictEqual([message('\u00e9\u00e9\u00e9xz')])
+  })
+
+  it('[non-spec] reports an overflow held in small byte chunks when a string chunk follows', () => {
+    const trace = traceOf([bytes('data: '), bytes('x'.repeat(20)), bytes('x'), '\n\ndata: b\n\n'], { maxBufferBytes: 16 })
+    expect(trace).toStrictEqual([{ error: 'ERR_PROTOCOL_BUFFER_OVERFLOW' }])
+  })
+
+  it('[non-spec] finds a lone CR line end in a byte chunk of any size', () => {
+    for (const size of [10, 100, 1000]) {
+      const line = `data: ${'c'.repeat(size)}`
+      expect(traceOf([bytes(`${line}\r\r`)]), String(size)).toStrictEqual([message('c'.repeat(size))])
+      expect(traceOf([bytes('data: '), bytes(`${'c'.repeat(size)}\r`), bytes('\r')]), String(size)).toStrictEqual([message('c'.repeat(size))])
+    }
+  })
+
+  it('[non-spec] reports an overflow held in small byte chunks when a large chunk follows', () => {
+    const trace = traceOf([bytes('data: '), bytes('x'.repeat(20)), bytes(`${'y'.repeat(5000)}\n\ndata: b\n\n`)], { maxBufferBytes: 16 })
+    expect(trace).toStrictEqual([{ error: 'ERR_PROTOCOL_BUFFER_OVERFLOW' }])
   })
 
   it('[non-spec] decodes long byte chunks and short ones alike', () => {

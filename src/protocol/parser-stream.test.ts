@@ -1,9 +1,6 @@
 // Tests of EventStreamParser, the TransformStream over createParser, fed through real web streams.
 import { describe, expect, it } from 'vitest'
-import { encode } from './encode.js'
-import { ProtocolError } from './errors.js'
-import type { ParsedEvent } from './parse.js'
-import { EventStreamParser } from './parser-stream.js'
+import { encode, EventStreamParser, ProtocolError, type ParsedEvent } from './index.js'
 import { eventsOf, traceOf } from './testing/parse-all-ways.js'
 
 const encoder = new TextEncoder()

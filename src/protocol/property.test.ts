@@ -3,8 +3,7 @@
 // the WHATWG steps (testing/reference-parse.ts), and the maxBufferBytes bound.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { encode, encodeBytes, type EncodableEvent } from './encode.js'
-import { createParser, type ParsedEvent } from './parse.js'
+import { createParser, encode, encodeBytes, type EncodableEvent, type ParsedEvent } from './index.js'
 import { traceOf, type Chunk, type Trace } from './testing/parse-all-ways.js'
 import { referenceParse } from './testing/reference-parse.js'
 
@@ -31,6 +30,7 @@ const encodableEvent: fc.Arbitrary<EncodableEvent & { data: string }> = fc.recor
 /** Pieces of event streams, valid and not, as text. */
 const streamToken = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom('data', 'data:', 'data: ', 'id', 'id:', 'id: ', 'event:', 'retry:', 'retry: ', ':', ' ') },
+  { weight: 2, arbitrary: fc.constantFrom('data:\n', 'data: x\n', 'data: xyz\n', 'event: e\n', 'id: 7\n', 'retry: 9\n', ': c\n') },
   { weight: 3, arbitrary: fc.constantFrom('\n', '\r', '\r\n', '\n\n', '\r\r') },
   { weight: 2, arbitrary: fc.constantFrom('1', '42', 'x', 'abc', '\0', '\ufeff', '\u00e9', '\u{1f600}', '-1', '1.5') },
   { weight: 1, arbitrary: anyChar },
@@ -51,6 +51,9 @@ const streamBytes = fc
     }
     return out
   })
+
+/** Many short data lines: one event's data outgrows a small bound while each line stays within it. */
+const dataLines = fc.array(fc.constantFrom('data\n', 'data:x\n', 'data: xy\n', 'data:\u00e9\u{1f600}\n', '\n', ': c\n'), { maxLength: 30 }).map((lines) => lines.join(''))
 
 /** Split points, applied to an input of any length by `split`. */
 const cuts = fc.array(fc.nat(), { maxLength: 12 })
@@ -159,7 +162,7 @@ describe('maxBufferBytes', () => {
 
   it('never dispatches data, a type, an id or a comment longer than the bound', () => {
     fc.assert(
-      fc.property(fc.oneof(streamText, streamBytes), bound, cuts, (input, maxBufferBytes, points) => {
+      fc.property(fc.oneof(streamText, streamBytes, dataLines), bound, cuts, (input, maxBufferBytes, points) => {
         const trace = traceOf(split(input, points), { maxBufferBytes })
         for (const entry of trace) {
           if ('event' in entry) {
@@ -181,7 +184,7 @@ describe('maxBufferBytes', () => {
     // pending line at end(), so whether it would have counted towards the bound once decoded is not observable.
     const endedBytes = streamBytes.map((bytes) => Uint8Array.of(...bytes, 0x0a))
     fc.assert(
-      fc.property(fc.oneof(streamText, endedBytes), bound, cuts, (input, maxBufferBytes, points) => {
+      fc.property(fc.oneof(streamText, endedBytes, dataLines), bound, cuts, (input, maxBufferBytes, points) => {
         const trace = traceOf(split(input, points), { maxBufferBytes })
         expect(trace).toStrictEqual(referenceParse(input, { maxBufferBytes }))
         const at = trace.findIndex((entry) => 'error' in entry)

@@ -1,6 +1,5 @@
 import { expect } from 'vitest'
-import { ProtocolError, type ProtocolErrorCode } from '../errors.js'
-import { createParser, type ParsedEvent, type ParserOptions } from '../parse.js'
+import { createParser, ProtocolError, type ParsedEvent, type ParserOptions, type ProtocolErrorCode } from '../index.js'
 
 /** One callback made by the parser, in the order it was made. */
 export type TraceEntry =
@@ -82,13 +81,9 @@ export function* feedingModes(input: Chunk): Generator<[label: string, chunks: C
  * ```
  */
 export function parseAllWays(input: Chunk, options?: ParserOptions): Trace {
-  let reference: Trace | undefined
-  for (const [label, chunks] of feedingModes(input)) {
-    const trace = traceOf(chunks, options)
-    if (reference === undefined) reference = trace
-    else expect(trace, `fed ${label}`).toStrictEqual(reference)
-  }
-  return reference ?? []
+  const reference = traceOf([input], options)
+  for (const [label, chunks] of feedingModes(input)) expect(traceOf(chunks, options), `fed ${label}`).toStrictEqual(reference)
+  return reference
 }
 
 /**

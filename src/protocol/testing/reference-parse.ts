@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_BUFFER_BYTES, type ParserOptions } from '../parse.js'
+import { DEFAULT_MAX_BUFFER_BYTES, type ParserOptions } from '../index.js'
 import type { Chunk, Trace } from './parse-all-ways.js'
 
 /**
@@ -24,7 +24,7 @@ export function referenceParse(input: Chunk, options: ParserOptions = {}): Trace
   // followed by a U+000A LINE FEED (LF) character being the ways in which a line can end."
   const lines = text.split(/\r\n|\r|\n/)
   // The last piece has no line end: it is pending data, discarded at the end of the file.
-  const unterminated = lines.pop() ?? ''
+  const unterminated = lines.pop()!
 
   const trace: Trace = []
   // "When a stream is parsed, a data buffer, an event type buffer, and a last event ID buffer must be associated
@@ -50,8 +50,8 @@ export function referenceParse(input: Chunk, options: ParserOptions = {}): Trace
       return
     }
     // 3. "If the data buffer's last character is a U+000A LINE FEED (LF) character, then remove the last character
-    // from the data buffer."
-    const data = dataBuffer.endsWith('\n') ? dataBuffer.slice(0, -1) : dataBuffer
+    // from the data buffer." (It always is: each data field appends one.)
+    const data = dataBuffer.slice(0, -1)
     // 5-6. type "message", or the event type buffer when it is not empty.
     const type = eventTypeBuffer === '' ? 'message' : eventTypeBuffer
     trace.push({ event: { type, data, lastEventId: lastEventIdString, id } })
