@@ -573,6 +573,17 @@ describe('[non-spec] maxBufferBytes', () => {
   })
 })
 
+describe('[non-spec] callbacks', () => {
+  it('[non-spec] rejects callbacks that are not functions at construction with ERR_PROTOCOL_INVALID_OPTION', () => {
+    const cases: unknown[] = [{}, { onEvent: 'log' }, { onEvent: () => undefined, onRetry: 5 }, { onEvent: () => undefined, onError: true }]
+    for (const callbacks of cases) {
+      expect(() => createParser(callbacks as ParserCallbacks), inspect(callbacks)).toThrow(
+        expect.objectContaining({ name: 'ProtocolError', code: 'ERR_PROTOCOL_INVALID_OPTION' }),
+      )
+    }
+  })
+})
+
 describe('[non-spec] chunks', () => {
   it('[non-spec] throws ERR_PROTOCOL_INVALID_CHUNK for a chunk that is neither a Uint8Array nor a string', () => {
     const { parser, trace } = recorder()

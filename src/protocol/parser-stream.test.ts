@@ -137,6 +137,22 @@ describe('EventStreamParser', () => {
     expect(() => new EventStreamParser({ maxBufferBytes: -1 })).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL_INVALID_OPTION' }))
   })
 
+  it('throws ERR_PROTOCOL_INVALID_OPTION at construction for an onError that is neither "terminate" nor a function', () => {
+    for (const onError of ['ignore', 'Terminate', 42, null]) {
+      expect(() => new EventStreamParser({ onError: onError as 'terminate' }), String(onError)).toThrow(
+        expect.objectContaining({ name: 'ProtocolError', code: 'ERR_PROTOCOL_INVALID_OPTION' }),
+      )
+    }
+  })
+
+  it('throws ERR_PROTOCOL_INVALID_OPTION at construction for a callback option that is not a function', () => {
+    for (const options of [{ onRetry: 5 }, { onComment: 'log' }, { onLastEventId: {} }]) {
+      expect(() => new EventStreamParser(options as never), Object.keys(options)[0]).toThrow(
+        expect.objectContaining({ name: 'ProtocolError', code: 'ERR_PROTOCOL_INVALID_OPTION' }),
+      )
+    }
+  })
+
   it('is a TransformStream with a writable and a readable side', () => {
     const parser = new EventStreamParser()
     expect(parser).toBeInstanceOf(TransformStream)
