@@ -88,7 +88,8 @@ export class MemoryBroker implements Broker {
   subscribe(onMessage: (message: HubMessage) => void): Promise<Unsubscribe> {
     if (this.#closed) return Promise.reject(closedError())
     if (typeof onMessage !== 'function') {
-      return Promise.reject(new HubError('ERR_HUB_INVALID_OPTION', `MemoryBroker: a listener must be a function, not ${typeof onMessage}`))
+      const message = `MemoryBroker: a listener must be a function, not ${typeof onMessage}`
+      return Promise.reject(new HubError('ERR_HUB_INVALID_OPTION', message))
     }
     const listener: Listener = { onMessage, active: true }
     this.#listeners = [...this.#listeners, listener]

@@ -13,8 +13,8 @@ export interface HistoryCapabilities {
 export interface ReadQuery {
   /**
    * Chooses the entries to return (topic selectors, private-update authorisation). Called once per examined entry,
-   * in order, at most `scanLimit` times per read; it must be synchronous and should not throw (a throw rejects the
-   * read).
+   * in order, at most `scanLimit` times per read. It must be synchronous, must not call back into the store, and
+   * should not throw: a throw rejects that read, and the store stays usable.
    */
   match(update: HubUpdate): boolean
   /** The most messages one read returns: a positive integer. */

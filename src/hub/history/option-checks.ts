@@ -27,7 +27,12 @@ export function nullableIntegerOption(
 }
 
 /** Reads an optional function option; `undefined` gives `fallback`. */
-export function functionOption<F extends (...args: never[]) => unknown>(owner: string, name: string, value: F | undefined, fallback: F): F {
+export function functionOption<F extends (...args: never[]) => unknown>(
+  owner: string,
+  name: string,
+  value: F | undefined,
+  fallback: F,
+): F {
   if (value === undefined) return fallback
   if (typeof value !== 'function') {
     throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be a function, not ${typeof value}`)

@@ -252,7 +252,9 @@ export class SqliteHistory implements HistoryStore {
     this.#rowsAfter = db.prepare<[number, number], UpdateRow>(
       'SELECT seq, id, private, type, retry, topics, data FROM herald_updates WHERE seq > ? ORDER BY seq LIMIT ?',
     )
-    this.#locate = db.prepare<[string], { readonly seq: number }>('SELECT seq FROM herald_updates WHERE id = ? ORDER BY seq DESC LIMIT 1')
+    this.#locate = db.prepare<[string], { readonly seq: number }>(
+      'SELECT seq FROM herald_updates WHERE id = ? ORDER BY seq DESC LIMIT 1',
+    )
     this.#count = db.prepare<[number], { readonly n: number }>('SELECT count(*) AS n FROM herald_updates WHERE seq > ?')
     this.#deleteThrough = db.prepare<[number]>('DELETE FROM herald_updates WHERE seq <= ?')
     this.#raisePruned = db.prepare<[number, number]>(`UPDATE herald_meta SET value = ? WHERE key = 'pruned_through' AND value < ?`)

@@ -179,7 +179,7 @@ export function historyConformance(name: string, factory: HistorySuiteFactory, o
           { id: 'urn:uuid:a', topics: ['https://example.com/a'], data: '', private: false },
           { id: 'https://example.com/own-id#1', topics: ['/x', '/y', 'urn:z'], data: 'line 1\nline 2\r\nline 3\r', private: true },
           { id: 'urn:uuid:c', topics: ['https://example.com/ünï/😀'], data: '{"emoji":"😀","nul":"\\u0000"}', private: false, type: 'update' },
-          { id: 'urn:uuid:d', topics: ['/d'], data: ' leading and trailing spaces ', private: false, retry: 0 },
+          { id: 'urn:uuid:d', topics: ['/d'], data: ' leading and trailing spaces, a NUL: \u0000 ', private: false, retry: 0 },
           { id: 'urn:uuid:e', topics: ['/e'], data: 'x'.repeat(64 * 1024), private: true, type: 'big', retry: 15_000 },
         ]
         for (const update of updates) await store.append(update)
@@ -356,6 +356,23 @@ export function historyConformance(name: string, factory: HistorySuiteFactory, o
             .filter(wanted)
             .map((u) => u.id),
         )
+      })
+
+      it('rejects the read when match throws, and keeps working afterwards', async () => {
+        const store = await open()
+        const positions = await appendMany(store, 5)
+        const failure = new Error('match failed')
+        const throwing: ReadQuery = {
+          match: (update) => {
+            if (update.id === sampleUpdate(2).id) throw failure
+            return true
+          },
+          limit: 10,
+        }
+        await expect(store.readAfter('earliest', throwing)).rejects.toBe(failure)
+        expect((await readAll(store, 'earliest')).messages.map((m) => m.position)).toEqual(positions)
+        const [next] = await appendMany(store, 1, 5)
+        expect(await store.locate(sampleUpdate(5).id)).toEqual(next)
       })
     })
 
