@@ -112,10 +112,12 @@ export class Histogram {
 
   /**
    * The value below which `percent` % of the recorded values fall: the midpoint of the bucket holding that
-   * rank, clamped to the exact recorded minimum and maximum. `null` when nothing was recorded.
+   * rank, clamped to the exact recorded minimum and maximum; 100 gives the exact maximum. `null` when
+   * nothing was recorded.
    */
   percentile(percent: number): number | null {
     if (this.total === 0) return null
+    if (percent >= 100) return this.maxValue
     const rank = Math.max(1, Math.ceil((Math.min(100, Math.max(0, percent)) / 100) * this.total))
     let seen = 0
     for (let bucket = 0; bucket < HISTOGRAM_BUCKET_COUNT; bucket++) {

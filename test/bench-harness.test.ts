@@ -1,0 +1,186 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { Histogram } from '../bench/harness/histogram.js'
+import { createChunkedDecoder } from '../bench/harness/loadgen/chunked-decoder.js'
+import { Delivery, DeliveryWindow } from '../bench/harness/loadgen/delivery-window.js'
+import { createMarkerScanner } from '../bench/harness/loadgen/marker-scanner.js'
+import { formatPayload } from '../bench/harness/loadgen/payload.js'
+import { planSources } from '../bench/harness/loadgen/source-plan.js'
+import { parseRunResult, type RunResult } from '../bench/harness/report/run-result.js'
+import { renderBarChart } from '../bench/harness/report/svg-bar-chart.js'
+
+const root = join(import.meta.dirname, '..')
+const run = promisify(execFile)
+
+/** Chunked-encodes each part as one chunk, then the last-chunk. */
+function chunked(parts: readonly string[]): Buffer {
+  return Buffer.from(parts.map((p) => `${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n`).join('') + '0\r\n\r\n')
+}
+
+describe('marker scan over a chunked SSE body', () => {
+  const events = [
+    `id: 1795522953:0\ndata: ${formatPayload(1, 0, 1_000_001, 64)}\n\n`,
+    `: keep-alive\n\ndata: "${formatPayload(2, 1, 1_000_002, 40)}"\n\n`,
+    `retry: 2000\nevent: x\ndata: HB.9x not a marker H\ndata: ${formatPayload(3, 2, 1_000_003, 10)}\n\n`,
+  ]
+  const body = chunked(events)
+  const expected = [
+    [1, 0, 1_000_001],
+    [2, 1, 1_000_002],
+    [3, 2, 1_000_003],
+  ]
+
+  function decode(pieces: readonly Buffer[]): { markers: number[][]; status: string } {
+    const markers: number[][] = []
+    const scanner = createMarkerScanner((seq, floor, sentUs) => markers.push([seq, floor, sentUs]))
+    const decoder = createChunkedDecoder((bytes, start, end) => scanner.push(bytes, start, end))
+    let status = 'more'
+    for (const piece of pieces) status = decoder.push(piece, 0, piece.length)
+    return { markers, status }
+  }
+
+  it('finds every marker whatever the split into three reads', () => {
+    for (let i = 0; i <= body.length; i++) {
+      for (let j = i; j <= body.length; j += 7) {
+        const result = decode([body.subarray(0, i), body.subarray(i, j), body.subarray(j)])
+        expect(result.markers, `split at ${i}/${j}`).toEqual(expected)
+        expect(result.status).toBe('done')
+      }
+    }
+  })
+
+  it('finds every marker when fed one byte at a time', () => {
+    const pieces = [...body].map((byte) => Buffer.from([byte]))
+    expect(decode(pieces)).toEqual({ markers: expected, status: 'done' })
+  })
+
+  it('reports broken chunk framing', () => {
+    expect(decode([Buffer.from('zz\r\nabc')]).status).toBe('invalid')
+    expect(decode([Buffer.from('3\r\nabcXY')]).status).toBe('invalid')
+  })
+})
+
+describe('delivery window', () => {
+  it('counts new, duplicate, unexpected and provably out-of-order messages', () => {
+    // Topic 1 of 2: its messages are 2, 4, 6, 8 (4 of 8 published).
+    const window = new DeliveryWindow(1, 2, 4)
+    expect(window.accept(2, 1)).toBe(Delivery.New)
+    expect(window.accept(2, 1)).toBe(Delivery.Duplicate)
+    expect(window.accept(3, 2)).toBe(Delivery.Unexpected) // topic 0's message
+    expect(window.accept(10, 9)).toBe(Delivery.Unexpected) // beyond the 4 expected
+    expect(window.accept(6, 3)).toBe(Delivery.New) // 4 was still in flight when 6 was sent: no promise
+    expect(window.accept(4, 3)).toBe(Delivery.New)
+    expect(window.accept(8, 7)).toBe(Delivery.New)
+    expect(window.unique).toBe(4)
+  })
+
+  it('flags a message that arrives after one sent only once it was acknowledged', () => {
+    const window = new DeliveryWindow(0, 1, 10)
+    expect(window.accept(3, 2)).toBe(Delivery.New) // sent after 1 and 2 were acknowledged
+    expect(window.accept(2, 1)).toBe(Delivery.OutOfOrder)
+    expect(window.accept(1, 0)).toBe(Delivery.OutOfOrder)
+    expect(window.accept(1, 0)).toBe(Delivery.Duplicate)
+  })
+})
+
+describe('histogram', () => {
+  it('reports percentiles within the bucket resolution and survives a snapshot round trip', () => {
+    const h = new Histogram()
+    for (let v = 1; v <= 100_000; v++) h.record(v)
+    const copy = Histogram.fromSnapshot(JSON.parse(JSON.stringify(h.snapshot())) as ReturnType<Histogram['snapshot']>)
+    for (const [p, exact] of [
+      [50, 50_000],
+      [90, 90_000],
+      [99, 99_000],
+    ] as const) {
+      expect(Math.abs((copy.percentile(p) ?? 0) - exact) / exact).toBeLessThan(1 / 64)
+    }
+    expect(copy.percentile(100)).toBe(100_000)
+    expect(copy.latencySummary().count).toBe(100_000)
+    expect(new Histogram().latencySummary().p99Ms).toBeNull()
+  })
+})
+
+describe('source plan', () => {
+  it('keeps every worker under its socket budget and every address under 10,000 subscribers', () => {
+    const plan = planSources({ subscribers: 50_000, requestedWorkers: 2, fdLimit: 20_000, portMode: 'auto', addressOctet: 7 })
+    expect(plan.workers).toBe(3)
+    expect(plan.addresses).toEqual(['127.0.7.1', '127.0.7.2', '127.0.7.3', '127.0.7.4', '127.0.7.5'])
+    expect(plan.portBase).toBe(20_000)
+    const small = planSources({ subscribers: 20, requestedWorkers: 2, fdLimit: 20_000, portMode: 'auto', addressOctet: 7 })
+    expect(small).toMatchObject({ workers: 2, portBase: null })
+  })
+})
+
+describe('svg chart', () => {
+  it('writes a standalone SVG with one bar per value and escaped labels', () => {
+    const svg = renderBarChart({
+      title: 'A & B',
+      unit: 'ms',
+      scale: 'log',
+      groups: ['S', 'A'],
+      series: [
+        { name: 'x<y', color: '#000', values: [12, 3400] },
+        { name: 'z', color: '#111', values: [5, null] },
+      ],
+      format: String,
+    })
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true)
+    expect(svg).toContain('A &#38; B')
+    expect(svg).toContain('x&#60;y')
+    expect(svg.match(/<rect [^>]*><title>/g)).toHaveLength(3)
+    expect(svg).toContain('>n/a<')
+  })
+})
+
+describe('npm run bench:hub on the naive server (real processes and sockets)', () => {
+  const buildDir = join(root, 'bench', 'out', `.build-test-${process.pid}`)
+  const outDir = mkdtempSync(join(tmpdir(), 'herald-bench-test-'))
+  afterAll(() => {
+    rmSync(buildDir, { recursive: true, force: true })
+    rmSync(outDir, { recursive: true, force: true })
+  })
+
+  it('delivers 20 subscribers × 5 messages with nothing lost, in ack-paced and rate modes', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        join(root, 'bench', 'harness', 'run.mjs'),
+        ...['--systems', 'naive', '--scenarios', 'S,A', '--quick'],
+        ...['--subscribers', '20', '--messages', '5', '--topics', '2'],
+        ...['--out', outDir, '--no-report'],
+      ],
+      { cwd: root, env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir }, timeout: 60_000 },
+    )
+    const results: RunResult[] = readdirSync(outDir)
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => parseRunResult(readFileSync(join(outDir, name), 'utf8'), name))
+    expect(results.map((r) => r.scenario.id).sort()).toEqual(['A', 'S'])
+    for (const r of results) {
+      expect(r.system.name).toBe('naive')
+      expect(r.scenario.standard).toBe(false)
+      expect(r.connections).toMatchObject({ requested: 20, established: 20, failed: 0, notReady: 0, dropped: 0 })
+      // Topic 0 gets messages 1, 3, 5 and topic 1 gets 2, 4; ten subscribers each.
+      expect(r.delivery).toMatchObject({ expected: 50, delivered: 50, lost: 0, duplicates: 0, outOfOrder: 0, unexpected: 0 })
+      expect(r.delivery.latency.count).toBe(50)
+      expect(r.publish).toMatchObject({ sent: 5, acked: 5, errors: 0 })
+      expect(r.server.rootPids).toHaveLength(1)
+      expect(r.server.rssConnectedKB).toBeGreaterThan(0)
+      expect(r.client.workers).toBe(2)
+    }
+    expect(stdout).toContain('| naive |')
+  })
+
+  it('rejects an unknown system with a usage error', async () => {
+    await expect(
+      run(process.execPath, [join(root, 'bench', 'harness', 'run.mjs'), '--systems', 'nope'], {
+        cwd: root,
+        env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir },
+      }),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('unknown system "nope"') })
+  })
+})
