@@ -1,0 +1,276 @@
+import { encodeBytes } from '../protocol/encode.js'
+import { encodeGapEvent, type GapReason } from '../server/gap-event.js'
+import type { Logger } from '../server/logger.js'
+import type { Session } from '../server/session.js'
+import type { Authorizer } from './auth/authorizer.js'
+import type { Broker, Unsubscribe } from './broker/broker.js'
+import { HubError } from './errors.js'
+import { ExpiryScheduler } from './expiry-scheduler.js'
+import type { HistoryStore } from './history/history-store.js'
+import { createHubMetrics, type HubMetrics } from './hub-metrics.js'
+import type { HubRequest } from './hub-request.js'
+import { HubSubscriber } from './hub-subscriber.js'
+import { HUB_PATH } from './http/publish-request.js'
+import { parseSubscribeRequest } from './http/subscribe-request.js'
+import type { StreamPosition } from './stream-position.js'
+import { SubscriberRegistry } from './subscriber-registry.js'
+import { createTopicSelector, type TopicSelectorSpec } from './topic-selector.js'
+import type { HubMessage, HubUpdate } from './update.js'
+
+/** The settings the core runs with (validated by `createHub`). */
+export interface HubCoreSettings {
+  readonly history: HistoryStore
+  readonly broker: Broker
+  readonly authorizer: Authorizer
+  readonly heartbeatMs: number | null
+  readonly maxQueueBytes: number
+  readonly subscriptions: boolean
+  readonly replayPageSize: number
+  readonly logger: Logger
+}
+
+/** The subscription document of the subscriptions API and of subscription events. */
+export interface SubscriptionDocument {
+  '@context'?: string
+  id: string
+  type: 'Subscription'
+  topic: string
+  subscriber: string
+  active: boolean
+  payload?: unknown
+}
+
+const CONTEXT = 'https://mercure.rocks/'
+
+/**
+ * The hub's state and behaviour, independent of the transport: publishing through history then broker, fan-out to
+ * subscribers, resuming with no gap and no duplicate, token expiry, draining.
+ */
+export class HubCore {
+  readonly registry = new SubscriberRegistry()
+  readonly metrics: HubMetrics
+  readonly settings: HubCoreSettings
+  /** The id of the last update dispatched, for the subscriptions API's `lastEventID`. */
+  lastEventId = 'earliest'
+  #draining = false
+  #publishTail: Promise<unknown> = Promise.resolve()
+  #unsubscribe: Unsubscribe | undefined
+  readonly #ready: Promise<void>
+  readonly #expiry = new ExpiryScheduler()
+  readonly #sessions = new Set<Session>()
+
+  constructor(settings: HubCoreSettings) {
+    this.settings = settings
+    this.metrics = createHubMetrics({
+      connections: () => this.#sessions.size,
+      subscriptions: () => this.registry.subscriptionCount,
+      topics: () => this.registry.indexedTopics,
+      historySize: () => settings.history.size(),
+    })
+    this.#ready = settings.broker.subscribe((message) => this.#dispatch(message)).then((unsubscribe) => {
+      this.#unsubscribe = unsubscribe
+    })
+    // Reported through ready(); a rejection here must not go unhandled meanwhile.
+    this.#ready.catch(() => undefined)
+  }
+
+  /** Resolves once the hub receives updates from its broker. */
+  ready(): Promise<void> {
+    return this.#ready
+  }
+
+  /** Whether the hub is draining (refusing new subscribers and updates). */
+  get draining(): boolean {
+    return this.#draining
+  }
+
+  /** Open subscriber connections. */
+  get connections(): number {
+    return this.#sessions.size
+  }
+
+  /**
+   * Publishes an update: appended to history (durable before this resolves when the store is), then handed to the
+   * broker. Publishes are serialised, so history order and broker order agree. Resolves with the update's id.
+   */
+  publish(update: HubUpdate): Promise<string> {
+    if (this.#draining) return Promise.reject(new HubError('ERR_HUB_HTTP_SHUTTING_DOWN', 'the hub is shutting down'))
+    const run = async (): Promise<string> => {
+      await this.#ready
+      const position = await this.settings.history.append(update)
+      await this.settings.broker.publish({ update, position })
+      this.metrics.publishes.inc()
+      return update.id
+    }
+    const result = this.#publishTail.then(run, run)
+    this.#publishTail = result.catch(() => undefined)
+    return result
+  }
+
+  #dispatch(message: HubMessage): void {
+    this.lastEventId = message.update.id
+    this.registry.dispatch(message, encodeUpdate)
+  }
+
+  /**
+   * Serves a subscribe request: checks the query and the token, registers the subscriber, opens the stream (with the
+   * Mercure `Last-Event-ID` response header when resuming), replays history after the resume point, then goes live.
+   * Throws a coded `HubError` before anything is sent when the request is refused.
+   */
+  async subscribe(request: HubRequest, responseHeaders: Record<string, string>): Promise<void> {
+    if (this.#draining) throw new HubError('ERR_HUB_HTTP_SHUTTING_DOWN', 'the hub is shutting down')
+    await this.#ready
+    const { selectors, lastEventId } = parseSubscribeRequest(request.url, request.headers)
+    const grant = await this.settings.authorizer.authorizeSubscribe(request)
+    const baseURL = new URL(HUB_PATH, request.url)
+    const selector = createTopicSelector(selectors, { baseURL })
+    // The resume point is looked up first. The subscriber registers after that but before history is read, so an
+    // update published in between is either read back from history or held in the subscriber's buffer.
+    let from: StreamPosition | 'earliest' | undefined
+    let gap: GapReason | undefined
+    if (lastEventId === 'earliest') from = 'earliest'
+    else if (lastEventId !== undefined) {
+      from = await this.settings.history.locate(lastEventId)
+      if (from === undefined) gap = 'unknown'
+    }
+    const resuming = lastEventId !== undefined
+    const replaying = from !== undefined
+    const subscriber = new HubSubscriber({
+      id: `urn:uuid:${crypto.randomUUID()}`,
+      selector,
+      privateAccess: grant?.subscribe ?? null,
+      payload: grant === null ? undefined : (selector.specs[0] === undefined ? grant.payload : grant.payloadFor(selector.specs[0].value)),
+      replaying,
+    })
+    subscriber.onDelivered = () => this.metrics.deliveries.inc()
+    // No await from here to openStream: a live update cannot arrive before the session exists.
+    this.registry.add(subscriber)
+    const headers = { ...responseHeaders }
+    // Mercure: "When the request contains a Last-Event-ID HTTP header or a lastEventID query parameter the hub MUST
+    // set a Last-Event-ID header on the HTTP response": the id preceding the first event sent, or `earliest`.
+    if (resuming) headers['last-event-id'] = from === undefined || from === 'earliest' ? 'earliest' : (lastEventId)
+    let session: Session
+    try {
+      session = request.openStream(headers, { keepAliveMs: this.settings.heartbeatMs, maxQueueBytes: this.settings.maxQueueBytes })
+    } catch (error) {
+      this.registry.remove(subscriber)
+      throw error
+    }
+    subscriber.session = session
+    this.#sessions.add(session)
+    const cancelExpiry =
+      grant?.expiresAt === undefined
+        ? undefined
+        : this.#expiry.schedule(grant.expiresAt, () => {
+            this.metrics.evictions.inc({ reason: 'token_expired' })
+            session.close(new HubError('ERR_HUB_AUTH_TOKEN_EXPIRED', 'the subscriber token expired'))
+          })
+    session.signal.addEventListener(
+      'abort',
+      () => {
+        this.registry.remove(subscriber)
+        this.#sessions.delete(session)
+        cancelExpiry?.()
+        if (session.closeReason?.code === 'ERR_SERVER_SLOW_CONSUMER') this.metrics.evictions.inc({ reason: 'slow_consumer' })
+        if (this.settings.subscriptions) this.#announce(subscriber, false)
+      },
+      { once: true },
+    )
+    if (this.settings.subscriptions) this.#announce(subscriber, true)
+    if (gap !== undefined) session.sendBytes(encodeGapEvent({ lastEventId: lastEventId as string, reason: gap, oldestId: null, newestId: this.lastEventId === 'earliest' ? null : this.lastEventId }))
+    if (from === undefined) return
+    try {
+      await this.#replay(subscriber, session, from, lastEventId as string)
+      while (!subscriber.finishReplay()) {
+        await this.#replay(subscriber, session, subscriber.lastPosition ?? from, lastEventId as string)
+      }
+    } catch (error) {
+      this.settings.logger.error?.('history replay failed', { error })
+      session.sendBytes(encodeGapEvent({ lastEventId: lastEventId as string, reason: 'unavailable', oldestId: null, newestId: null }))
+      subscriber.finishReplay()
+    }
+  }
+
+  async #replay(subscriber: HubSubscriber, session: Session, start: StreamPosition | 'earliest', lastEventId: string): Promise<void> {
+    let from = start
+    const match = (update: HubUpdate): boolean => subscriber.accepts(update.topics, update.private)
+    let announcedGap = false
+    for (;;) {
+      if (session.closed) return
+      const page = await this.settings.history.readAfter(from, { match, limit: this.settings.replayPageSize })
+      if (page.gap && !announcedGap && from !== 'earliest') {
+        announcedGap = true
+        const oldest = page.messages[0]?.update.id ?? null
+        session.sendBytes(encodeGapEvent({ lastEventId, reason: 'expired', oldestId: oldest, newestId: this.lastEventId === 'earliest' ? null : this.lastEventId }))
+      }
+      for (const message of page.messages) subscriber.replay(message, encodeUpdate(message.update))
+      if (page.done || page.next === undefined) return
+      from = page.next
+      // Backpressure: read the next page only once the client has taken this one.
+      if (session.queuedBytes > 0) await session.whenDrained()
+    }
+  }
+
+  /** Publishes a subscription event (Mercure "Active Subscriptions") for each selector of `subscriber`. */
+  #announce(subscriber: HubSubscriber, active: boolean): void {
+    for (const spec of subscriber.selector.specs) {
+      const doc = subscriptionDocument(spec, subscriber.id, subscriber.payload, active)
+      this.publish({ id: `urn:uuid:${crypto.randomUUID()}`, topics: [doc.id], data: JSON.stringify({ '@context': CONTEXT, ...doc }), private: true }).catch(
+        (error: unknown) => this.settings.logger.warn?.('could not publish a subscription event', { error }),
+      )
+    }
+  }
+
+  /**
+   * Starts draining: new subscribers and updates get 503, and every open stream is closed so its client reconnects
+   * (elsewhere) and resumes with Last-Event-ID. Resolves when all streams are closed or after `timeoutMs`.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true
+    const closing = [...this.#sessions].map(
+      (session) =>
+        new Promise<void>((resolve) => {
+          if (session.closed) resolve()
+          else session.signal.addEventListener('abort', () => resolve(), { once: true })
+          this.metrics.evictions.inc({ reason: 'drain' })
+          session.close(new HubError('ERR_HUB_HTTP_SHUTTING_DOWN', 'the hub is shutting down'))
+        }),
+    )
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([Promise.all(closing), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
+    clearTimeout(timer)
+  }
+
+  /** Stops receiving from the broker and closes the engines. */
+  async close(): Promise<void> {
+    this.#draining = true
+    this.#expiry.clear()
+    await this.#publishTail
+    await this.#ready.catch(() => undefined)
+    await this.#unsubscribe?.()
+    await Promise.allSettled([this.settings.broker.close(), this.settings.history.close()])
+  }
+}
+
+/** The subscription document for one selector of one subscriber. */
+export function subscriptionDocument(spec: TopicSelectorSpec, subscriber: string, payload: unknown, active: boolean): SubscriptionDocument {
+  const doc: SubscriptionDocument = {
+    id: `${HUB_PATH}/subscriptions/${encodeURIComponent(spec.value)}/${encodeURIComponent(subscriber)}`,
+    type: 'Subscription',
+    topic: spec.value,
+    subscriber,
+    active,
+  }
+  if (payload !== undefined) doc.payload = payload
+  return doc
+}
+
+/** Encodes an update as one SSE event: `id`, `event` (the type), `retry`, `data`. */
+export function encodeUpdate(update: HubUpdate): Uint8Array {
+  return encodeBytes({
+    id: update.id,
+    data: update.data,
+    ...(update.type !== undefined && { event: update.type }),
+    ...(update.retry !== undefined && { retry: update.retry }),
+  })
+}

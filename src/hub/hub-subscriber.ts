@@ -1,0 +1,102 @@
+import type { Session } from '../server/session.js'
+import { compareOffsets, type StreamPosition } from './stream-position.js'
+import type { RegisteredSubscriber } from './subscriber-registry.js'
+import type { TopicSelector } from './topic-selector.js'
+import type { HubMessage } from './update.js'
+
+/** Live messages held while a resuming subscriber replays history; past it, the replay reads history again. */
+export const DEFAULT_RESUME_BUFFER = 1000
+
+/**
+ * One subscriber connection. It registers before it reads history, holding live messages in a bounded buffer while
+ * it replays, so that no update published during the replay is missed; messages the replay already sent are
+ * dropped by position, so none arrives twice.
+ */
+export class HubSubscriber implements RegisteredSubscriber {
+  readonly id: string
+  readonly selector: TopicSelector
+  readonly privateAccess: TopicSelector | null
+  readonly payload: unknown
+  /** The session, once the response is open. */
+  session: Session | undefined
+  /** Called for each message delivered live (metrics). */
+  onDelivered: () => void = () => undefined
+
+  #replaying: boolean
+  #buffer: { message: HubMessage; bytes: Uint8Array }[] = []
+  #overflowed = false
+  #bufferLimit: number
+  /** The position of the last replayed message, for de-duplication of the buffer. */
+  #last: StreamPosition | undefined
+
+  constructor(init: { id: string; selector: TopicSelector; privateAccess: TopicSelector | null; payload: unknown; replaying: boolean; bufferLimit?: number }) {
+    this.id = init.id
+    this.selector = init.selector
+    this.privateAccess = init.privateAccess
+    this.payload = init.payload
+    this.#replaying = init.replaying
+    this.#bufferLimit = init.bufferLimit ?? DEFAULT_RESUME_BUFFER
+  }
+
+  /** Whether `update` may go to this subscriber: its selectors match, and a private update is within its access. */
+  accepts(topics: readonly string[], isPrivate: boolean): boolean {
+    if (!this.selector.matches(topics)) return false
+    return !isPrivate || (this.privateAccess !== null && this.privateAccess.matches(topics))
+  }
+
+  deliver(message: HubMessage, bytes: Uint8Array): void {
+    if (this.#replaying) {
+      if (this.#overflowed) return
+      if (this.#buffer.length >= this.#bufferLimit) {
+        // Every live message is in history too: drop the buffer and let the replay read on.
+        this.#overflowed = true
+        this.#buffer = []
+        return
+      }
+      this.#buffer.push({ message, bytes })
+      return
+    }
+    if (this.#send(bytes, true)) this.onDelivered()
+  }
+
+  /** Sends one replayed message (outside the queue bounds: history already bounds the replay). */
+  replay(message: HubMessage, bytes: Uint8Array): boolean {
+    this.#last = message.position
+    return this.#send(bytes, false)
+  }
+
+  /** The position of the last replayed message. */
+  get lastPosition(): StreamPosition | undefined {
+    return this.#last
+  }
+
+  /**
+   * Ends the replay: returns `true` and switches to live delivery after sending the buffered messages the replay has
+   * not sent, or returns `false` when the buffer overflowed (the caller reads history again from
+   * {@link lastPosition}, then calls this again).
+   */
+  finishReplay(): boolean {
+    if (this.#overflowed) {
+      this.#overflowed = false
+      return false
+    }
+    const buffered = this.#buffer
+    this.#buffer = []
+    this.#replaying = false
+    const last = this.#last
+    for (const { message, bytes } of buffered) {
+      // Sent already by the replay. Only buffered messages are compared: live order across nodes follows the broker,
+      // not history offsets.
+      const { position } = message
+      if (last !== undefined && last.epoch === position.epoch && compareOffsets(position.offset, last.offset) <= 0) continue
+      if (this.#send(bytes, true)) this.onDelivered()
+    }
+    return true
+  }
+
+  #send(bytes: Uint8Array, bounded: boolean): boolean {
+    const session = this.session
+    if (session === undefined || session.closed) return false
+    return session.sendBytes(bytes, { bounded })
+  }
+}

@@ -1,0 +1,250 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createParser, type ParsedEvent } from '../protocol/parse.js'
+import { signToken } from './auth/sign-token.js'
+import { SqliteHistory } from './history/sqlite-history.js'
+import { createHub, type Hub, type HubOptions } from './hub.js'
+
+const SECRET = 'a-test-secret-of-at-least-32-bytes!!'
+const hubs: Hub[] = []
+const controllers: AbortController[] = []
+
+afterEach(async () => {
+  for (const c of controllers.splice(0)) c.abort()
+  await Promise.all(hubs.splice(0).map((h) => h.close({ drainTimeoutMs: 100 })))
+})
+
+async function startHub(options: HubOptions = {}): Promise<{ hub: Hub; url: string }> {
+  const hub = createHub({ publisherKey: { secret: SECRET }, subscriberKey: { secret: SECRET }, anonymous: true, heartbeatMs: null, ...options })
+  hubs.push(hub)
+  const { url } = await hub.listen({ port: 0 })
+  return { hub, url: `${url}/.well-known/mercure` }
+}
+
+const publisherToken = (publish: string[] = ['*']) => signToken({ key: SECRET, publish })
+
+async function publish(url: string, fields: Record<string, string | string[]>, token?: string): Promise<Response> {
+  const body = new URLSearchParams()
+  for (const [k, v] of Object.entries(fields)) for (const item of Array.isArray(v) ? v : [v]) body.append(k, item)
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(token !== undefined && { authorization: `Bearer ${token}` }) },
+    body,
+  })
+}
+
+/** Subscribes over real HTTP and collects parsed events. */
+async function subscribe(url: string, query: string, headers: Record<string, string> = {}) {
+  const controller = new AbortController()
+  controllers.push(controller)
+  const response = await fetch(`${url}?${query}`, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal })
+  const events: ParsedEvent[] = []
+  const waiters: (() => void)[] = []
+  const parser = createParser({
+    onEvent: (e) => {
+      events.push(e)
+      for (const w of waiters.splice(0)) w()
+    },
+  })
+  if (response.body !== null) {
+    void (async () => {
+      try {
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) parser.feed(chunk)
+      } catch {
+        // aborted
+      }
+    })()
+  }
+  async function until(n: number, timeoutMs = 5000): Promise<ParsedEvent[]> {
+    const deadline = Date.now() + timeoutMs
+    while (events.length < n) {
+      if (Date.now() > deadline) throw new Error(`timed out with ${events.length} of ${n} events: ${JSON.stringify(events)}`)
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve)
+        setTimeout(resolve, 50)
+      })
+    }
+    return events.slice(0, n)
+  }
+  return { response, events, until, close: () => controller.abort() }
+}
+
+describe('hub: publish and subscribe (Mercure)', () => {
+  it('delivers a published update with its id, type and data, and answers the publisher with the id', async () => {
+    const { url } = await startHub()
+    const sub = await subscribe(url, 'topic=https://example.com/books/1')
+    expect(sub.response.status).toBe(200)
+    expect(sub.response.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    const res = await publish(url, { topic: 'https://example.com/books/1', data: '{"title":"Dune"}', type: 'book', id: 'urn:uuid:1' }, await publisherToken())
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
+    expect(await res.text()).toBe('urn:uuid:1')
+    const [event] = await sub.until(1)
+    expect(event).toMatchObject({ type: 'book', data: '{"title":"Dune"}', id: 'urn:uuid:1' })
+  })
+
+  it('generates a urn:uuid id when the publisher gives none, and accepts an update without data', async () => {
+    const { url } = await startHub()
+    const sub = await subscribe(url, 'topic=*')
+    const res = await publish(url, { topic: 'a' }, await publisherToken())
+    const id = await res.text()
+    expect(id).toMatch(/^urn:uuid:[0-9a-f-]{36}$/)
+    const [event] = await sub.until(1)
+    expect(event).toMatchObject({ id, data: '' })
+  })
+
+  it('matches URI templates and alternate topics, and sends nothing for other topics', async () => {
+    const { url } = await startHub()
+    const sub = await subscribe(url, 'topic=https://example.com/books/{id}')
+    const token = await publisherToken()
+    await publish(url, { topic: 'https://example.com/authors/1', data: 'no' }, token)
+    await publish(url, { topic: ['https://example.com/other', 'https://example.com/books/7'], data: 'alternate' }, token)
+    await publish(url, { topic: 'https://example.com/books/8', data: 'template' }, token)
+    const events = await sub.until(2)
+    expect(events.map((e) => e.data)).toEqual(['alternate', 'template'])
+  })
+
+  it('sends private updates only to subscribers whose claims match one of the topics', async () => {
+    const { url } = await startHub()
+    const allowed = await subscribe(url, 'topic=https://example.com/books/{id}', { authorization: `Bearer ${await signToken({ key: SECRET, subscribe: ['https://example.com/books/1'] })}` })
+    const anonymous = await subscribe(url, 'topic=https://example.com/books/{id}')
+    const token = await publisherToken()
+    await publish(url, { topic: 'https://example.com/books/1', data: 'secret', private: 'on' }, token)
+    await publish(url, { topic: 'https://example.com/books/1', data: 'public' }, token)
+    expect((await allowed.until(2)).map((e) => e.data)).toEqual(['secret', 'public'])
+    expect((await anonymous.until(1)).map((e) => e.data)).toEqual(['public'])
+    expect(anonymous.events).toHaveLength(1)
+  })
+})
+
+describe('hub: bad input gets a coded problem and breaks nothing', () => {
+  async function problem(res: Response, status: number, code: string): Promise<void> {
+    expect(res.status).toBe(status)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    expect(((await res.json()) as { code: string }).code).toBe(code)
+  }
+
+  it('refuses a missing topic (400), a missing or invalid JWT (401), insufficient claims (403) and a large body (413)', async () => {
+    const { url } = await startHub({ maxBodyBytes: 1024 })
+    const sub = await subscribe(url, 'topic=*')
+    const token = await publisherToken(['https://example.com/allowed'])
+    await problem(await publish(url, { data: 'x' }, token), 400, 'ERR_HUB_HTTP_TOPIC_MISSING')
+    await problem(await publish(url, { topic: 'https://example.com/allowed' }), 401, 'ERR_HUB_AUTH_TOKEN_MISSING')
+    await problem(await publish(url, { topic: 'https://example.com/allowed' }, 'not.a.jwt'), 401, 'ERR_HUB_AUTH_TOKEN_MALFORMED')
+    await problem(await publish(url, { topic: ['https://example.com/allowed', 'https://example.com/denied'] }, token), 403, 'ERR_HUB_AUTH_INSUFFICIENT_SCOPE')
+    await problem(await publish(url, { topic: 'https://example.com/allowed', data: 'x'.repeat(2000) }, token), 413, 'ERR_HUB_HTTP_BODY_TOO_LARGE')
+    await problem(await publish(url, { topic: '/.well-known/mercure/subscriptions/x/y' }, await publisherToken()), 403, 'ERR_HUB_HTTP_TOPIC_RESERVED')
+    // The subscriber saw none of the refused updates, and still receives good ones.
+    await publish(url, { topic: 'https://example.com/allowed', data: 'fine' }, token)
+    expect((await sub.until(1)).map((e) => e.data)).toEqual(['fine'])
+  })
+
+  it('rejects alg: none and a token signed with another key', async () => {
+    const { url } = await startHub()
+    const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"mercure":{"publish":["*"]}}').toString('base64url')}.`
+    await problem(await publish(url, { topic: 'a' }, none), 401, 'ERR_HUB_AUTH_TOKEN_INVALID')
+    const other = await signToken({ key: 'another-secret-that-is-long-enough-32b', publish: ['*'] })
+    await problem(await publish(url, { topic: 'a' }, other), 401, 'ERR_HUB_AUTH_TOKEN_INVALID')
+  })
+
+  it('refuses anonymous subscribers unless enabled, and a subscribe without a topic', async () => {
+    const { url } = await startHub({ anonymous: false })
+    await problem(await fetch(`${url}?topic=a`), 401, 'ERR_HUB_AUTH_TOKEN_MISSING')
+    await problem(await fetch(url, { headers: { authorization: `Bearer ${await signToken({ key: SECRET, subscribe: ['*'] })}` } }), 400, 'ERR_HUB_HTTP_QUERY_INVALID')
+  })
+})
+
+describe('hub: resume', () => {
+  it('replays missed updates after Last-Event-ID, then live ones, and sets the Last-Event-ID response header', async () => {
+    const { url } = await startHub()
+    const token = await publisherToken()
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) ids.push(await (await publish(url, { topic: 'a', data: `m${i}` }, token)).text())
+    const sub = await subscribe(url, 'topic=a', { 'last-event-id': ids[1]! })
+    expect(sub.response.headers.get('last-event-id')).toBe(ids[1])
+    await publish(url, { topic: 'a', data: 'm5' }, token)
+    expect((await sub.until(4)).map((e) => e.data)).toEqual(['m2', 'm3', 'm4', 'm5'])
+  })
+
+  it('takes lastEventID from the query, and earliest replays all history', async () => {
+    const { url } = await startHub()
+    const token = await publisherToken()
+    await publish(url, { topic: 'a', data: 'one' }, token)
+    await publish(url, { topic: 'b', data: 'other topic' }, token)
+    await publish(url, { topic: 'a', data: 'two' }, token)
+    const sub = await subscribe(url, 'topic=a&lastEventID=earliest')
+    expect(sub.response.headers.get('last-event-id')).toBe('earliest')
+    expect((await sub.until(2)).map((e) => e.data)).toEqual(['one', 'two'])
+  })
+
+  it('answers an unknown Last-Event-ID with the herald-gap event, not a crash', async () => {
+    const { url } = await startHub()
+    const sub = await subscribe(url, 'topic=a', { 'last-event-id': 'garbage\u00e9' })
+    expect(sub.response.headers.get('last-event-id')).toBe('earliest')
+    const [gap] = await sub.until(1)
+    expect(gap?.type).toBe('herald-gap')
+    expect(JSON.parse(gap!.data)).toMatchObject({ lastEventId: 'garbage\u00e9', reason: 'unknown' })
+  })
+
+  it('loses nothing and duplicates nothing when publishes race with a resuming subscriber', async () => {
+    const { url } = await startHub()
+    const token = await publisherToken()
+    const first = await (await publish(url, { topic: 'race', data: '0' }, token)).text()
+    const total = 60
+    const publishing = (async () => {
+      for (let i = 1; i <= total; i++) await publish(url, { topic: 'race', data: String(i) }, token)
+    })()
+    const subs = await Promise.all([0, 1, 2].map(() => subscribe(url, 'topic=race', { 'last-event-id': first })))
+    await publishing
+    for (const sub of subs) {
+      const events = await sub.until(total)
+      expect(events.map((e) => Number(e.data))).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+    }
+  })
+
+  it('keeps history across a restart on the same SQLite file', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'herald-hub-')), 'herald.db')
+    const first = await startHub({ history: new SqliteHistory({ path }) })
+    const token = await publisherToken()
+    const id = await (await publish(first.url, { topic: 'a', data: 'before' }, token)).text()
+    await publish(first.url, { topic: 'a', data: 'after' }, token)
+    await first.hub.close({ drainTimeoutMs: 100 })
+    hubs.splice(hubs.indexOf(first.hub), 1)
+    const second = await startHub({ history: new SqliteHistory({ path }) })
+    const sub = await subscribe(second.url, 'topic=a', { 'last-event-id': id })
+    expect((await sub.until(1)).map((e) => e.data)).toEqual(['after'])
+  })
+})
+
+describe('hub: operations', () => {
+  it('serves /healthz, /readyz and Prometheus /metrics', async () => {
+    const { hub, url } = await startHub()
+    const base = url.replace('/.well-known/mercure', '')
+    expect((await fetch(`${base}/healthz`)).status).toBe(200)
+    expect((await fetch(`${base}/readyz`)).status).toBe(200)
+    await hub.publish({ topics: 'a', data: 'x' })
+    const metrics = await (await fetch(`${base}/metrics`)).text()
+    expect(metrics).toMatch(/herald_publishes_total 1/)
+    expect(metrics).toMatch(/herald_history_size 1/)
+  })
+
+  it('answers batch publishes with one result per update', async () => {
+    const { url } = await startHub()
+    const sub = await subscribe(url, 'topic=*')
+    const token = await publisherToken(['https://example.com/{x}'])
+    const res = await fetch(`${url}/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ updates: [{ topic: 'https://example.com/1', data: 'one' }, { topic: 'https://elsewhere.example/2', data: 'refused' }, { data: 'no topic' }] }),
+    })
+    expect(res.status).toBe(200)
+    const { results } = (await res.json()) as { results: ({ id: string } | { error: { code: string } })[] }
+    expect(results).toHaveLength(3)
+    expect(results[0]).toHaveProperty('id')
+    expect(results[1]).toMatchObject({ error: { code: 'ERR_HUB_AUTH_INSUFFICIENT_SCOPE' } })
+    expect(results[2]).toMatchObject({ error: { code: 'ERR_HUB_HTTP_TOPIC_MISSING' } })
+    expect((await sub.until(1)).map((e) => e.data)).toEqual(['one'])
+  })
+})
