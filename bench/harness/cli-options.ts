@@ -9,6 +9,8 @@ import { SYSTEMS } from './systems.js'
 export const DEFAULT_MAX_RUN_SECONDS = 900
 /** Default number of load worker processes. @defaultValue 2 */
 export const DEFAULT_WORKERS = 2
+/** Default bound of the wait for a quiet machine before each run. @defaultValue 120 s */
+export const DEFAULT_QUIET_WAIT_SECONDS = 120
 /** Settle time of `--quick` runs. @defaultValue 300 ms */
 export const QUICK_SETTLE_MS = 300
 /** Drain idle time of `--quick` runs. @defaultValue 1,000 ms */
@@ -41,6 +43,8 @@ Load generator
   --drain-max-ms MS         (default ${DEFAULT_LOAD_TIMINGS.drainMaxMs})
   --publish-in-flight N     publish requests in flight in rate mode (default ${DEFAULT_LOAD_TIMINGS.publishInFlight})
   --max-run-seconds S       abort a run after S seconds (default ${DEFAULT_MAX_RUN_SECONDS})
+  --quiet-wait-seconds S    before each run, wait up to S seconds for the machine to be < 20 % busy
+                            (default ${DEFAULT_QUIET_WAIT_SECONDS}, 0 with --quick; 0 disables)
 Output
   --out DIR                 result files (default bench/out)
   --report | --no-report    force or suppress writing docs/benchmarks.md and docs/bench/*.svg
@@ -67,6 +71,8 @@ export interface RunOptions {
   readonly portMode: SourcePortMode
   readonly timings: LoadTimings
   readonly maxRunSeconds: number
+  /** Before each run, wait up to this long for the machine to be quiet (0: do not wait). */
+  readonly quietWaitSeconds: number
   readonly outDir: string
   /** `null`: decided by the kind of run (standard full-size runs write the report). */
   readonly report: boolean | null
@@ -127,6 +133,7 @@ export function parseCli(argv: readonly string[]): CliCommand {
       'drain-max-ms': { type: 'string' },
       'publish-in-flight': { type: 'string' },
       'max-run-seconds': { type: 'string' },
+      'quiet-wait-seconds': { type: 'string' },
       out: { type: 'string' },
       report: { type: 'boolean' },
       'no-report': { type: 'boolean' },
@@ -198,6 +205,8 @@ export function parseCli(argv: readonly string[]): CliCommand {
       portMode,
       timings,
       maxRunSeconds: integer('max-run-seconds', values['max-run-seconds'], 1) ?? DEFAULT_MAX_RUN_SECONDS,
+      quietWaitSeconds:
+        integer('quiet-wait-seconds', values['quiet-wait-seconds'], 0) ?? (values.quick ? 0 : DEFAULT_QUIET_WAIT_SECONDS),
       outDir: values.out ?? 'bench/out',
       report: values.report ? true : values['no-report'] ? false : null,
       docsDir,

@@ -2,14 +2,14 @@
  * Measures a server's cost from /proc: CPU time and resident memory of its processes and all their
  * descendants, as point samples and as a peak tracked in the background.
  */
-import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, processTree } from './process-tree.js'
+import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, processTree, readProcStat, type ProcStat } from './process-tree.js'
 
 /** Interval of the background peak-RSS sampling. @defaultValue 250 ms */
 export const DEFAULT_PEAK_SAMPLE_MS = 250
 
 /** One measurement of a process tree. */
 export interface ProcSample {
-  /** CPU time (user + system, including reaped children) in µs; resolution one clock tick (10 ms). */
+  /** CPU time (user + system) in µs; resolution one clock tick (10 ms). */
   readonly cpuUs: number
   /** Resident memory, KB. */
   readonly rssKB: number
@@ -33,15 +33,29 @@ export class ProcMeter {
   private peak = 0
   private timer: NodeJS.Timeout | null = null
 
-  constructor(private readonly roots: () => readonly number[]) {}
+  /**
+   * @param roots - The PIDs to measure, re-read at each sample.
+   * @param options.descendants - Also measure every descendant of the roots. @defaultValue true
+   */
+  constructor(
+    private readonly roots: () => readonly number[],
+    private readonly options: { readonly descendants?: boolean } = {},
+  ) {}
 
   /** Reads the tree now (and updates the peak RSS). */
   sample(): ProcSample {
     let ticks = 0
     let pages = 0
-    const tree = processTree(this.roots())
+    const descendants = this.options.descendants !== false
+    const tree = descendants
+      ? processTree(this.roots())
+      : this.roots()
+          .map(readProcStat)
+          .filter((stat): stat is ProcStat => stat !== null)
     for (const stat of tree) {
-      ticks += stat.cpuTicks
+      // Over a whole tree, reaped children's time is work done by short-lived helpers of the tree (live
+      // children are counted on their own). For single processes it would be unrelated earlier children.
+      ticks += stat.cpuTicks + (descendants ? stat.reapedChildTicks : 0)
       pages += stat.rssPages
     }
     const rssKB = (pages * PAGE_BYTES) / 1024

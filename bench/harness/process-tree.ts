@@ -6,8 +6,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 export interface ProcStat {
   readonly pid: number
   readonly ppid: number
-  /** utime + stime + cutime + cstime, in clock ticks. */
+  /** utime + stime: the process's own CPU time, in clock ticks. */
   readonly cpuTicks: number
+  /** cutime + cstime: CPU time of its children that exited and were reaped, in clock ticks. */
+  readonly reapedChildTicks: number
   /** Resident set, in pages. */
   readonly rssPages: number
 }
@@ -40,9 +42,13 @@ export function readProcStat(pid: number): ProcStat | null {
   }
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
   const field = (n: number): number => Number(fields[n - 3] ?? 0)
-  // cutime/cstime hold the CPU of children that exited and were reaped, so work done by short-lived
-  // helpers is not lost; live children are counted separately.
-  return { pid, ppid: field(4), cpuTicks: field(14) + field(15) + field(16) + field(17), rssPages: field(24) }
+  return {
+    pid,
+    ppid: field(4),
+    cpuTicks: field(14) + field(15),
+    reapedChildTicks: field(16) + field(17),
+    rssPages: field(24),
+  }
 }
 
 /**

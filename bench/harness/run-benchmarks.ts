@@ -13,6 +13,7 @@ import { LoadRun } from './loadgen/run-load.js'
 import { machineInfo } from './machine-info.js'
 import { ProcMeter } from './proc-meter.js'
 import { processTree } from './process-tree.js'
+import { QUIET_BUSY_SHARE, waitForQuietMachine } from './quiet-machine.js'
 import type { ProgressLine } from './progress-line.js'
 import { formatSummaryLine } from './report/markdown-table.js'
 import { RUN_RESULT_SCHEMA, type RunResult } from './report/run-result.js'
@@ -102,10 +103,23 @@ async function runOne(
 ): Promise<RunResult> {
   const { progress } = context
   const scenario = resolveScenario(scenarioId, { quick: options.quick, overrides: options.overrides })
-  const startedAt = new Date().toISOString()
   const workDir = mkdtempSync(join(tmpdir(), `herald-bench-${safeName(definition.name)}-`))
   const notes: string[] = []
   let keepWorkDir = options.keepWorkDirs
+
+  if (options.quietWaitSeconds > 0) {
+    const busy = await waitForQuietMachine({
+      maxWaitMs: options.quietWaitSeconds * 1000,
+      signal: context.signal,
+      onWait: (share) => progress.update(`${label} waiting for a quiet machine: ${(share * 100).toFixed(0)} % busy`, true),
+    })
+    if (busy >= QUIET_BUSY_SHARE) {
+      notes.push(`the machine was still ${(busy * 100).toFixed(0)} % busy after waiting ${options.quietWaitSeconds} s`)
+    }
+  }
+
+  const startedAt = new Date().toISOString()
+  const machine = machineInfo()
 
   // One deadline for the whole run; Ctrl-C (the outer signal) ends it too.
   const controller = new AbortController()
@@ -166,12 +180,13 @@ async function runOne(
         payloadBytes: runScenario.payloadBytes,
         holdMs: runScenario.holdMs,
       },
-      machine: machineInfo(),
+      machine,
       connections: outcome.connections,
       publish: outcome.publish,
       delivery: outcome.delivery,
       server: outcome.server,
       client: outcome.client,
+      cpuPublishPhase: outcome.cpuPublishPhase,
       notes: [...notes, ...outcome.notes],
     }
   } catch (error) {

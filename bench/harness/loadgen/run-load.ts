@@ -4,17 +4,29 @@
  * reports into the result parts of `report/run-result.ts`.
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { Histogram } from '../histogram.js'
+import { machineBusyUs } from '../machine-cpu.js'
 import { monotonicUs } from '../monotonic-clock.js'
-import type { ProcMeter, ProcSample } from '../proc-meter.js'
+import { ProcMeter, type ProcSample } from '../proc-meter.js'
 import type { ProgressLine } from '../progress-line.js'
-import type { ClientResult, ConnectionResult, DeliveryResult, PublishResult, ServerResult } from '../report/run-result.js'
+import type {
+  ClientResult,
+  ConnectionResult,
+  DeliveryResult,
+  PublishPhaseCpu,
+  PublishResult,
+  ServerResult,
+} from '../report/run-result.js'
 import type { Scenario } from '../scenarios.js'
 import type { RunningSystem } from '../system.js'
 import { formatPayload } from './payload.js'
 import { DEFAULT_PUBLISH_IN_FLIGHT, PublishClient, publishMessages } from './publisher.js'
 import { planSources, type SourcePortMode } from './source-plan.js'
 import type { ParentMessage, WorkerMessage, WorkerProgress, WorkerReport, WorkerStart } from './worker-messages.js'
+
+/** Background CPU share (of all cores) during publishing above which a run gets a note. @defaultValue 0.1 */
+export const BACKGROUND_NOTE_SHARE = 0.1
 
 /** Tunables of a run; every field has a default in {@link DEFAULT_LOAD_TIMINGS}. */
 export interface LoadTimings {
@@ -83,6 +95,7 @@ export interface LoadOutcome {
   readonly delivery: DeliveryResult
   readonly server: ServerResult
   readonly client: ClientResult
+  readonly cpuPublishPhase: PublishPhaseCpu
   readonly notes: readonly string[]
 }
 
@@ -132,6 +145,11 @@ function messagesForTopic(t: number, messages: number, topics: number): number {
 export class LoadRun {
   private readonly workers: WorkerHandle[] = []
   private readonly notes: string[] = []
+  /** The load generator's own processes: the workers and this (publishing) process, without descendants. */
+  private readonly clientMeter = new ProcMeter(
+    () => [process.pid, ...this.workers.map((w) => w.child.pid ?? 0).filter((pid) => pid > 0)],
+    { descendants: false },
+  )
 
   constructor(private readonly options: LoadRunOptions) {}
 
@@ -204,6 +222,9 @@ export class LoadRun {
 
       // Publish, then drain.
       const beforePublish = meter.sample()
+      const clientBefore = this.clientMeter.sample()
+      const machineBefore = machineBusyUs()
+      const publishStartUs = monotonicUs()
       const publish = await publishMessages(
         client,
         {
@@ -223,10 +244,25 @@ export class LoadRun {
       )
       await this.drain()
       const afterPublish = meter.sample()
+      const serverSeconds = seconds(afterPublish.cpuUs - beforePublish.cpuUs)
+      const clientSeconds = seconds(this.clientMeter.sample().cpuUs - clientBefore.cpuUs)
+      const machineBusySeconds = seconds(machineBusyUs() - machineBefore)
+      const cpuPublishPhase: PublishPhaseCpu = {
+        wallSeconds: seconds(monotonicUs() - publishStartUs),
+        machineBusySeconds,
+        serverSeconds,
+        clientSeconds,
+        otherSeconds: Math.max(0, machineBusySeconds - serverSeconds - clientSeconds),
+      }
+      const otherShare = cpuPublishPhase.otherSeconds / (cpuPublishPhase.wallSeconds * availableParallelism())
+      if (otherShare > BACKGROUND_NOTE_SHARE) {
+        this.notes.push(`other processes used ${(otherShare * 100).toFixed(0)} % of the machine's CPU while publishing`)
+      }
 
       const reports = await this.collect()
       meter.stop()
-      return this.assemble({ plan, reports, publish, notReady, connectSeconds, before, connected, afterHold, beforePublish, afterPublish })
+      const parts = { plan, reports, publish, notReady, connectSeconds, before, connected, afterHold, beforePublish, afterPublish }
+      return { ...this.assemble(parts), cpuPublishPhase }
     } finally {
       client.close()
       meter.stop()
@@ -368,7 +404,7 @@ export class LoadRun {
     afterHold: ProcSample
     beforePublish: ProcSample
     afterPublish: ProcSample
-  }): LoadOutcome {
+  }): Omit<LoadOutcome, 'cpuPublishPhase'> {
     const { plan, reports, publish, before, connected, afterHold, beforePublish, afterPublish } = parts
     const { scenario, meter, system } = this.options
     const latency = new Histogram()

@@ -80,6 +80,7 @@ export function renderMarkdownTable(results: readonly RunResult[], systemOrder: 
     'server RSS MB before → connected → peak',
     'server KB / conn',
     'client CPU s',
+    'other CPU s',
   ]
   const rows = sortResults(results, systemOrder).map((r) => {
     const d = r.delivery
@@ -99,6 +100,7 @@ export function renderMarkdownTable(results: readonly RunResult[], systemOrder: 
       `${mb(s.rssBeforeKB)} → ${mb(s.rssConnectedKB)} → ${mb(s.rssPeakKB)}`,
       fixed(s.rssPerConnectionKB, 1),
       r.client.cpuSeconds.toFixed(1),
+      r.cpuPublishPhase.otherSeconds.toFixed(1),
     ]
   })
   const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`

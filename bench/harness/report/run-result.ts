@@ -87,6 +87,22 @@ export interface ClientResult {
   readonly rssPeakKB: number
 }
 
+/**
+ * Where the machine's CPU went while publishing. The harness shares the machine with anything else
+ * running on it; a large `otherSeconds` marks a run disturbed by background load.
+ */
+export interface PublishPhaseCpu {
+  /** Wall time of the publish phase (first publish to end of drain). */
+  readonly wallSeconds: number
+  /** Busy CPU time of all cores together, from /proc/stat. */
+  readonly machineBusySeconds: number
+  readonly serverSeconds: number
+  /** The load workers and the publishing harness process. */
+  readonly clientSeconds: number
+  /** machine − server − client (not below 0): everything else on the machine. */
+  readonly otherSeconds: number
+}
+
 /** One run of one system on one scenario. */
 export interface RunResult {
   readonly schema: typeof RUN_RESULT_SCHEMA
@@ -111,12 +127,15 @@ export interface RunResult {
     readonly kernel: string
     readonly node: string
     readonly fdLimit: number
+    /** 1-minute load average when the run started. */
+    readonly loadAverage1m: number
   }
   readonly connections: ConnectionResult
   readonly publish: PublishResult
   readonly delivery: DeliveryResult
   readonly server: ServerResult
   readonly client: ClientResult
+  readonly cpuPublishPhase: PublishPhaseCpu
   /** Anything a reader of the numbers must know (capped scenario, warm-up timeout, …). */
   readonly notes: readonly string[]
 }
