@@ -528,6 +528,12 @@ describe('[non-spec] maxBufferBytes', () => {
     expect(() => silent.feed('data: too long\n\n')).not.toThrow()
   })
 
+  it('[non-spec] reports nothing after a data overflow, not even the blank line that follows it', () => {
+    expect(parseAllWays('id: 1\ndata:aaaaa\ndata:aaaaa\n\ndata: b\n\n', { maxBufferBytes: 10 })).toStrictEqual([
+      { error: 'ERR_PROTOCOL_BUFFER_OVERFLOW' },
+    ])
+  })
+
   it('[non-spec] stays silent after an overflow, through end(), until reset()', () => {
     const { parser, trace } = recorder({ maxBufferBytes: 8 })
     parser.feed('id: 1\ndata: a\n\ndata: overflowing\n\n')

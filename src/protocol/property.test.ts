@@ -52,8 +52,14 @@ const streamBytes = fc
     return out
   })
 
-/** Many short data lines: one event's data outgrows a small bound while each line stays within it. */
-const dataLines = fc.array(fc.constantFrom('data\n', 'data:x\n', 'data: xy\n', 'data:\u00e9\u{1f600}\n', '\n', ': c\n'), { maxLength: 30 }).map((lines) => lines.join(''))
+/** Blocks of many short data lines: one event's data outgrows a small bound while each line stays within it. */
+const dataBlock = fc
+  .tuple(
+    fc.constantFrom('', 'id: 7\n', 'id: 8\n', 'event: e\n'),
+    fc.array(fc.constantFrom('data\n', 'data:x\n', 'data: xy\n', 'data:\u00e9\u{1f600}\n', ': c\n'), { minLength: 1, maxLength: 10 }),
+  )
+  .map(([head, lines]) => `${head}${lines.join('')}\n`)
+const dataLines = fc.array(dataBlock, { maxLength: 5 }).map((blocks) => blocks.join(''))
 
 /** Split points, applied to an input of any length by `split`. */
 const cuts = fc.array(fc.nat(), { maxLength: 12 })
