@@ -6,7 +6,7 @@
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { createParser, DEFAULT_MAX_BUFFER_BYTES, HeraldError, ProtocolError, type ParsedEvent, type ParserCallbacks } from './index.js'
-import { message, parseAllWays, traceOf, type Trace } from './testing/parse-all-ways.js'
+import { message, parseAllWays, parseStreamsAllWays, traceOf, type Trace } from './testing/parse-all-ways.js'
 
 const bytes = (...parts: (string | number[])[]): Uint8Array => {
   const out: number[] = []
@@ -65,6 +65,7 @@ describe('[spec] line ends', () => {
 
   it('[spec] joins a CR that ends one chunk and an LF that starts the next into one CRLF', () => {
     const chunks = ['data: a\r', '\ndata: b\r', '\n\r', '\n']
+    expect(parseAllWays(chunks.join(''))).toStrictEqual([message('a\nb')])
     expect(traceOf(chunks)).toStrictEqual([message('a\nb')])
     expect(traceOf(chunks.map((c) => bytes(c)))).toStrictEqual([message('a\nb')])
     // An empty chunk between the CR and the LF changes nothing.
@@ -72,6 +73,7 @@ describe('[spec] line ends', () => {
   })
 
   it('[spec] takes a CR at the end of one chunk and a CR at the start of the next as two line ends', () => {
+    expect(parseAllWays('data: a\r\rdata: b\r\r')).toStrictEqual([message('a'), message('b')])
     expect(traceOf(['data: a\r', '\rdata: b\r', '\r'])).toStrictEqual([message('a'), message('b')])
   })
 
@@ -377,27 +379,19 @@ describe('[spec] end of the stream', () => {
   })
 
   it('[spec] starts the next stream clean after end(): no data, type or id of the discarded event leaks', () => {
-    const { parser, trace } = recorder()
-    parser.feed('event: old\nid: 9\ndata: partial\n')
-    parser.end()
-    parser.feed('data: fresh\n\n')
-    expect(trace).toStrictEqual([message('fresh')])
+    expect(parseStreamsAllWays(['event: old\nid: 9\ndata: partial\n', 'data: fresh\n\n'])).toStrictEqual([message('fresh')])
   })
 
   it('[spec] drops an unfinished line and an unfinished UTF-8 sequence at end()', () => {
-    const { parser, trace } = recorder()
-    parser.feed(bytes('data: a', [0xe2, 0x82]))
-    parser.end()
-    parser.feed('\ndata: b\n\n')
-    expect(trace).toStrictEqual([message('b')])
+    expect(parseStreamsAllWays([bytes('data: a', [0xe2, 0x82]), '\ndata: b\n\n'])).toStrictEqual([message('b')])
   })
 
   it('[spec] drops a pending CR at end(), so an LF that starts the next stream is a line end', () => {
-    const { parser, trace } = recorder()
-    parser.feed('data: a\r')
-    parser.end()
-    parser.feed('\ndata: b\n\n')
-    expect(trace).toStrictEqual([message('b')])
+    expect(parseStreamsAllWays(['data: a\r', '\ndata: b\n\n'])).toStrictEqual([message('b')])
+  })
+
+  it('[spec] strips a BOM at the start of each stream, as each is decoded anew', () => {
+    expect(parseStreamsAllWays(['\ufeffdata: a\n\n', bytes([0xef, 0xbb, 0xbf], 'data: b\n\n')])).toStrictEqual([message('a'), message('b')])
   })
 })
 

@@ -26,6 +26,11 @@ const decoder = new TextDecoder('utf-8', { ignoreBOM: true })
  * `id` field from an empty one. Every reported error is checked to be a {@link ProtocolError}.
  */
 export function traceOf(chunks: Iterable<Chunk>, options?: ParserOptions): Trace {
+  return traceOfStreams([chunks], options)
+}
+
+/** Like {@link traceOf} for several streams fed to one parser in turn, each one followed by `end()`. */
+export function traceOfStreams(streams: Iterable<Iterable<Chunk>>, options?: ParserOptions): Trace {
   const trace: Trace = []
   const parser = createParser(
     {
@@ -40,8 +45,10 @@ export function traceOf(chunks: Iterable<Chunk>, options?: ParserOptions): Trace
     },
     options,
   )
-  for (const chunk of chunks) parser.feed(chunk)
-  parser.end()
+  for (const chunks of streams) {
+    for (const chunk of chunks) parser.feed(chunk)
+    parser.end()
+  }
   return trace
 }
 
@@ -83,6 +90,24 @@ export function* feedingModes(input: Chunk): Generator<[label: string, chunks: C
 export function parseAllWays(input: Chunk, options?: ParserOptions): Trace {
   const reference = traceOf([input], options)
   for (const [label, chunks] of feedingModes(input)) expect(traceOf(chunks, options), `fed ${label}`).toStrictEqual(reference)
+  return reference
+}
+
+/**
+ * {@link parseAllWays} for several streams fed to one parser in turn, each followed by `end()`: each stream in turn is
+ * fed in every mode of {@link feedingModes} while the others are fed whole, and every way must give the same trace.
+ */
+export function parseStreamsAllWays(streams: readonly Chunk[], options?: ParserOptions): Trace {
+  const reference = traceOfStreams(
+    streams.map((stream) => [stream]),
+    options,
+  )
+  streams.forEach((stream, k) => {
+    for (const [label, chunks] of feedingModes(stream)) {
+      const fed = streams.map((other, j) => (j === k ? chunks : [other]))
+      expect(traceOfStreams(fed, options), `stream ${k} fed ${label}`).toStrictEqual(reference)
+    }
+  })
   return reference
 }
 
