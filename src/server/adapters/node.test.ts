@@ -1,0 +1,84 @@
+import { createServer } from 'node:http'
+import { connect, createServer as createHttp2Server, type ClientHttp2Session, type Http2Server } from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createParser, type ParsedEvent } from '../../protocol/index.js'
+import { waitFor } from '../../../test/helpers/wait-for.js'
+import { createKeepAliveScheduler } from '../keep-alive.js'
+import type { Session } from '../session.js'
+import { sse } from './node.js'
+import { runAdapterSuite } from './testing/adapter-suite.js'
+import { listen } from './testing/listen.js'
+
+runAdapterSuite('node:http', {
+  start: (route) =>
+    listen(
+      createServer((req, res) => {
+        if (req.url?.startsWith('/sse') === true) route.onSession(sse(req, res, route.options))
+        else res.writeHead(404).end()
+      }),
+    ),
+})
+
+describe('node adapter', () => {
+  const cleanup: (() => Promise<void> | void)[] = []
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step()
+  })
+
+  it('adds connection: keep-alive on HTTP/1.1 and refuses a response that already started', async () => {
+    const errors: unknown[] = []
+    const server = await listen(
+      createServer((req, res) => {
+        if (req.url === '/late') {
+          res.write('too late')
+          try {
+            sse(req, res)
+          } catch (error) {
+            errors.push(error)
+          }
+          res.end()
+          return
+        }
+        sse(req, res, { keepAliveMs: null }).close()
+      }),
+    )
+    cleanup.push(() => server.close())
+    const response = await fetch(`${server.url}/sse`)
+    expect(response.headers.get('connection')).toBe('keep-alive')
+    expect(await response.text()).toBe(':\n\n')
+    await (await fetch(`${server.url}/late`)).text()
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatchObject({ code: 'ERR_SERVER_HEADERS_SENT' })
+  })
+
+  it('serves HTTP/2 without connection-specific headers, and sees the stream reset', async () => {
+    const scheduler = createKeepAliveScheduler()
+    let session: Session | undefined
+    const h2: Http2Server = createHttp2Server((req, res) => {
+      session = sse(req, res, { keepAliveScheduler: scheduler, keepAliveMs: 1000 })
+      session.send({ event: 'hello', id: '1', data: req.headers['last-event-id'] ?? 'none' })
+    })
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve))
+    cleanup.push(() => new Promise<void>((resolve) => h2.close(() => resolve())))
+    const client: ClientHttp2Session = connect(`http://127.0.0.1:${(h2.address() as AddressInfo).port}`)
+    cleanup.push(() => {
+      client.close()
+    })
+    const stream = client.request({ ':path': '/sse', 'last-event-id': '0' })
+    const headers = await new Promise<Record<string, unknown>>((resolve) => stream.once('response', resolve))
+    expect(headers[':status']).toBe(200)
+    expect(headers['content-type']).toBe('text/event-stream; charset=utf-8')
+    expect(headers.connection).toBeUndefined()
+    const events: ParsedEvent[] = []
+    const parser = createParser({ onEvent: (event) => events.push(event) })
+    stream.on('data', (chunk: Buffer) => parser.feed(new Uint8Array(chunk)))
+    await waitFor(() => events.length === 1, 'the event')
+    expect(events[0]).toMatchObject({ type: 'hello', data: '0', lastEventId: '1' })
+    expect(session?.lastEventId).toBe('0')
+    stream.close()
+    await waitFor(() => session?.closed === true, 'the session to close')
+    expect(session?.closeReason?.code).toBe('ERR_SERVER_CLIENT_GONE')
+    expect(scheduler.size).toBe(0)
+  })
+})
