@@ -615,6 +615,10 @@ describe('limits and cache', () => {
       'ERR_HUB_TOPIC_INVALID_SELECTOR',
     )
     expect(codeOf(() => createTopicSelector([], { maxStates: 0 }))).toBe('ERR_HUB_INVALID_OPTION')
+    expect(codeOf(() => createTopicSelector([], { baseURL: '/relative' }))).toBe('ERR_HUB_INVALID_OPTION')
+    expect(codeOf(() => createTopicSelector([], { cache: { maxEntries: 1, size: 0, clear() {} } }))).toBe(
+      'ERR_HUB_INVALID_OPTION',
+    )
     expect(codeOf(() => createTopicSelectorCache({ maxEntries: -1 }))).toBe('ERR_HUB_INVALID_OPTION')
   })
 

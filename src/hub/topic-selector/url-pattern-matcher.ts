@@ -111,12 +111,18 @@ export function compileUrlPattern(value: string, options: CompileUrlPatternOptio
  */
 const parsedTopics = new LruCache<string, readonly string[] | null>(1024)
 
+/** The last topic parsed: fan-out tests one topic against every URL-pattern subscriber in a row. */
+let lastTopic: string | undefined
+let lastBase: string | undefined
+let lastComponents: readonly string[] | null = null
+
 /** [spec] URLPattern "match" for a string input: parse it as a URL (with the base URL) and read its components. */
 function urlComponents(topic: string, base: string | undefined): readonly string[] | null {
+  if (topic === lastTopic && base === lastBase) return lastComponents
   // A base URL never contains NUL (the URL serializer percent-encodes it), so the first NUL ends the base.
   const key = base === undefined ? `\u0000${topic}` : `${base}\u0000${topic}`
   const cached = parsedTopics.get(key)
-  if (cached !== undefined) return cached
+  if (cached !== undefined) return remember(topic, base, cached)
   let components: readonly string[] | null
   try {
     const url = base === undefined ? new URL(topic) : new URL(topic, base)
@@ -134,5 +140,12 @@ function urlComponents(topic: string, base: string | undefined): readonly string
     components = null
   }
   parsedTopics.set(key, components)
+  return remember(topic, base, components)
+}
+
+function remember(topic: string, base: string | undefined, components: readonly string[] | null): readonly string[] | null {
+  lastTopic = topic
+  lastBase = base
+  lastComponents = components
   return components
 }
