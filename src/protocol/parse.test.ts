@@ -522,6 +522,14 @@ describe('[non-spec] maxBufferBytes', () => {
     expect(() => silent.feed('data: too long\n\n')).not.toThrow()
   })
 
+  it('[non-spec] counts the bytes of an unfinished UTF-8 sequence towards the bound of the line they end', () => {
+    // 'xxxxxxxx' then E0 80 80, three U+FFFD: eleven code units, one past the bound.
+    const input = bytes('data: 1\n\nxxxxxxxx', [0xe0, 0x80, 0x80])
+    expect(parseAllWays(input, { maxBufferBytes: 10 })).toStrictEqual([message('1'), { error: 'ERR_PROTOCOL_BUFFER_OVERFLOW' }])
+    const chunks = [bytes('data: 1\n\nxxxxxxxx', [0xe0]), Uint8Array.of(0x80), Uint8Array.of(0x80)]
+    expect(traceOf(chunks, { maxBufferBytes: 10 })).toStrictEqual([message('1'), { error: 'ERR_PROTOCOL_BUFFER_OVERFLOW' }])
+  })
+
   it('[non-spec] reports nothing after a data overflow, not even the blank line that follows it', () => {
     expect(parseAllWays('id: 1\ndata:aaaaa\ndata:aaaaa\n\ndata: b\n\n', { maxBufferBytes: 10 })).toStrictEqual([
       { error: 'ERR_PROTOCOL_BUFFER_OVERFLOW' },
