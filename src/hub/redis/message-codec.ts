@@ -1,0 +1,107 @@
+// How the Redis engines write updates and messages. Internal: not re-exported from index.ts.
+import { isStreamOffset, type StreamPosition } from '../stream-position.js'
+import type { HubMessage, HubUpdate } from '../update.js'
+import { validateHubUpdate } from '../update.js'
+
+type MutableUpdate = { -readonly [K in keyof HubUpdate]: HubUpdate[K] }
+
+/**
+ * The fields of a stream entry: `id` first (the eviction script reads it to keep the id index exact), then `topics`
+ * (a JSON array), `data` (raw, no escaping), `private` (`1` or `0`) and, when present, `type` and `retry`.
+ */
+export function updateToFields(update: HubUpdate): string[] {
+  const fields = ['id', update.id, 'topics', JSON.stringify(update.topics), 'data', update.data, 'private', update.private ? '1' : '0']
+  if (update.type !== undefined) fields.push('type', update.type)
+  if (update.retry !== undefined) fields.push('retry', String(update.retry))
+  return fields
+}
+
+/** Reads the fields written by {@link updateToFields}. Throws an `Error` saying what is wrong with foreign data. */
+export function updateFromFields(fields: unknown): HubUpdate {
+  if (!Array.isArray(fields)) throw new Error('the entry has no fields')
+  const values = new Map<string, unknown>()
+  for (let i = 0; i + 1 < fields.length; i += 2) values.set(String(fields[i]), fields[i + 1])
+  const topics = values.get('topics')
+  const retry = values.get('retry')
+  const update: Record<string, unknown> = {
+    id: values.get('id'),
+    topics: typeof topics === 'string' ? parseJson(topics) : topics,
+    data: values.get('data'),
+    private: values.get('private') === '1' ? true : values.get('private') === '0' ? false : values.get('private'),
+  }
+  if (values.has('type')) update.type = values.get('type')
+  if (retry !== undefined) update.retry = typeof retry === 'string' && /^(0|[1-9]\d*)$/.test(retry) ? Number(retry) : retry
+  const problem = validateHubUpdate(update)
+  if (problem !== undefined) throw new Error(problem)
+  return update as unknown as HubUpdate
+}
+
+/** One broker message on the wire: the update's fields and the position, flat, with a format version. */
+interface WireMessage {
+  readonly v: 1
+  readonly id: string
+  readonly topics: readonly string[]
+  readonly data: string
+  readonly private: boolean
+  readonly type?: string
+  readonly retry?: number
+  readonly epoch: string
+  readonly offset: string
+}
+
+/**
+ * Encodes a broker message as JSON, once per publish. Throws an `Error` saying what is wrong when `message` breaks
+ * the `HubMessage` contract, so that nothing undecodable reaches other nodes.
+ */
+export function encodeMessage(message: HubMessage): string {
+  if (typeof message !== 'object' || (message as unknown) === null) throw new Error('a message must be an object')
+  const { update, position } = message
+  const problem = validateHubUpdate(update)
+  if (problem !== undefined) throw new Error(problem)
+  checkPosition(position)
+  const wire: { -readonly [K in keyof WireMessage]: WireMessage[K] } = {
+    v: 1,
+    id: update.id,
+    topics: update.topics,
+    data: update.data,
+    private: update.private,
+    epoch: position.epoch,
+    offset: position.offset,
+  }
+  if (update.type !== undefined) wire.type = update.type
+  if (update.retry !== undefined) wire.retry = update.retry
+  return JSON.stringify(wire)
+}
+
+/** Decodes a message written by {@link encodeMessage}, frozen. Throws an `Error` for anything else. */
+export function decodeMessage(text: string): HubMessage {
+  const wire = parseJson(text)
+  if (typeof wire !== 'object' || wire === null || (wire as { v?: unknown }).v !== 1) {
+    throw new Error('not a Herald broker message (format version 1)')
+  }
+  const { id, topics, data, type, retry, epoch, offset } = wire as Record<string, unknown>
+  const update: Record<string, unknown> = { id, topics, data, private: (wire as Record<string, unknown>).private }
+  if (type !== undefined) update.type = type
+  if (retry !== undefined) update.retry = retry
+  const problem = validateHubUpdate(update)
+  if (problem !== undefined) throw new Error(problem)
+  const position = { epoch, offset }
+  checkPosition(position)
+  Object.freeze(update.topics)
+  return Object.freeze({ update: Object.freeze(update as unknown as MutableUpdate), position: Object.freeze(position) })
+}
+
+function checkPosition(position: unknown): asserts position is StreamPosition {
+  if (typeof position !== 'object' || position === null) throw new Error('a message needs a position')
+  const { epoch, offset } = position as Record<string, unknown>
+  if (typeof epoch !== 'string' || epoch.length === 0) throw new Error('a position needs a non-empty string epoch')
+  if (!isStreamOffset(offset)) throw new Error(`a position needs a canonical offset, not ${JSON.stringify(offset)}`)
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new Error('malformed JSON')
+  }
+}

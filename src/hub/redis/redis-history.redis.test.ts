@@ -1,0 +1,214 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { HubError } from '../errors.js'
+import { historyConformance, sampleUpdate } from '../history/testing/history-suite.js'
+import { compareOffsets } from '../stream-position.js'
+import {
+  DEFAULT_REDIS_HISTORY_KEY_PREFIX,
+  DEFAULT_REDIS_HISTORY_MAX_AGE_MS,
+  DEFAULT_REDIS_HISTORY_MAX_BYTES,
+  DEFAULT_REDIS_HISTORY_MAX_ENTRIES,
+  DEFAULT_REDIS_HISTORY_MAX_SCAN,
+  RedisHistory,
+  type RedisHistoryOptions,
+} from './redis-history.js'
+import { adminClient, deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from './testing/redis-service.js'
+
+const hasRedis = await requireRedis()
+
+if (hasRedis) {
+  historyConformance(
+    'RedisHistory',
+    () => {
+      const keyPrefix = uniquePrefix('history')
+      return {
+        open: ({ now, maxEntries, maxAgeMs }) => new RedisHistory({ url: REDIS_URL, keyPrefix, now, maxEntries, maxAgeMs }),
+        destroy: () => deleteKeys(REDIS_URL, keyPrefix),
+      }
+    },
+    { concurrentInstances: true },
+  )
+}
+
+const everything = { match: () => true, limit: 100_000 }
+
+describe.runIf(hasRedis)('RedisHistory', () => {
+  const opened: RedisHistory[] = []
+  const prefixes: string[] = []
+
+  function open(options: RedisHistoryOptions = {}): RedisHistory {
+    const keyPrefix = options.keyPrefix ?? uniquePrefix('history')
+    prefixes.push(keyPrefix)
+    const history = new RedisHistory({ url: REDIS_URL, keyPrefix, ...options })
+    opened.push(history)
+    return history
+  }
+
+  afterEach(async () => {
+    for (const history of opened.splice(0)) await history.close()
+    for (const prefix of prefixes.splice(0)) await deleteKeys(REDIS_URL, prefix)
+  })
+
+  it('documents its defaults: 100,000 entries, 24 h, 64 MiB, 1,000 entries scanned per read', () => {
+    expect(DEFAULT_REDIS_HISTORY_MAX_ENTRIES).toBe(100_000)
+    expect(DEFAULT_REDIS_HISTORY_MAX_AGE_MS).toBe(86_400_000)
+    expect(DEFAULT_REDIS_HISTORY_MAX_BYTES).toBe(64 * 1024 * 1024)
+    expect(DEFAULT_REDIS_HISTORY_MAX_SCAN).toBe(1_000)
+    expect(DEFAULT_REDIS_HISTORY_KEY_PREFIX).toBe('herald:history:')
+  })
+
+  it('validates its options at construction with ERR_HUB_INVALID_OPTION, without connecting', () => {
+    const invalid: unknown[] = [
+      null,
+      'options',
+      { url: '' },
+      { url: 42 },
+      { keyPrefix: '' },
+      { maxEntries: 0 },
+      { maxEntries: null },
+      { maxAgeMs: 0 },
+      { maxBytes: -1 },
+      { maxScan: 1.5 },
+      { commandTimeoutMs: 0 },
+      { durable: 'yes' },
+      { now: 'later' },
+      { onError: 1 },
+      { clientOptions: 'x' },
+    ]
+    for (const options of invalid) {
+      expect(() => new RedisHistory(options as RedisHistoryOptions), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: 'ERR_HUB_INVALID_OPTION' }),
+      )
+    }
+    expect(() => new RedisHistory({ maxAgeMs: null, maxBytes: null })).not.toThrow()
+  })
+
+  it('declares durable only when told that Redis persists, and is always shared across nodes', () => {
+    expect(open().capabilities).toEqual({ durable: false, sharedAcrossNodes: true })
+    expect(open({ durable: true }).capabilities).toEqual({ durable: true, sharedAcrossNodes: true })
+  })
+
+  it('uses the Redis server clock by default: offsets carry the append time in milliseconds', async () => {
+    const history = open()
+    const before = Date.now()
+    const { offset } = await history.append(sampleUpdate(1))
+    const ms = Number(offset.split('-')[0])
+    // The server runs on this machine; allow for clock granularity only.
+    expect(ms).toBeGreaterThanOrEqual(before - 1_000)
+    expect(ms).toBeLessThanOrEqual(Date.now() + 1_000)
+  })
+
+  it('keeps its four keys under the prefix and writes the epoch once', async () => {
+    const keyPrefix = uniquePrefix('layout')
+    const history = open({ keyPrefix })
+    const position = await history.append(sampleUpdate(1))
+    const admin = await adminClient()
+    try {
+      const keys = (await admin.keys(`${keyPrefix}*`)).sort()
+      expect(keys).toEqual([`${keyPrefix}epoch`, `${keyPrefix}ids`, `${keyPrefix}meta`, `${keyPrefix}stream`])
+      expect(await admin.get(`${keyPrefix}epoch`)).toBe(position.epoch)
+      expect(await admin.hGet(`${keyPrefix}ids`, sampleUpdate(1).id)).toBe(position.offset)
+      expect(await admin.xLen(`${keyPrefix}stream`)).toBe(1)
+    } finally {
+      admin.destroy()
+    }
+    expect((await history.append(sampleUpdate(2))).epoch).toBe(position.epoch)
+  })
+
+  it('evicts by size, counting the bytes of the stored fields, and deletes an update larger than the bound at once', async () => {
+    const big = (n: number) => sampleUpdate(n, { data: 'x'.repeat(10_000) })
+    const history = open({ maxBytes: 35_000, maxAgeMs: null })
+    const positions = []
+    for (let n = 0; n < 5; n++) positions.push(await history.append(big(n)))
+    expect(await history.size()).toBe(3)
+    const page = await history.readAfter(positions[0]!, everything)
+    expect(page.gap).toBe(true)
+    expect(page.messages.map((m) => m.position)).toEqual(positions.slice(2))
+    expect((await history.readAfter(positions[1]!, everything)).gap).toBe(false)
+
+    const huge = await history.append(sampleUpdate(9, { data: 'y'.repeat(40_000) }))
+    expect(await history.size()).toBe(0)
+    expect(await history.locate(sampleUpdate(9).id)).toBeUndefined()
+    const after = await history.readAfter(positions[4]!, everything)
+    expect(after.gap).toBe(true)
+    expect(after.next).toEqual(huge)
+  })
+
+  it('clears an expiry backlog larger than one script deletes, in several bounded steps', async () => {
+    let time = 1_700_000_000_000
+    const history = open({ now: () => time, maxAgeMs: 1_000 })
+    const positions = []
+    for (let n = 0; n < 1_200; n++) positions.push(await history.append(sampleUpdate(n)))
+    time += 5_000
+    const fresh = await history.append(sampleUpdate(2_000))
+    // The append deleted one batch; the read finishes the job before it answers.
+    const page = await history.readAfter(positions[0]!, everything)
+    expect(page.gap).toBe(true)
+    expect(page.messages.map((m) => m.position)).toEqual([fresh])
+    expect(await history.size()).toBe(1)
+    expect((await history.readAfter(positions[1_199]!, everything)).gap).toBe(false)
+  })
+
+  it('orders its offsets as stream ids, across milliseconds and within one', async () => {
+    let time = 1_700_000_000_000
+    const history = open({ now: () => time })
+    const a = await history.append(sampleUpdate(1))
+    const b = await history.append(sampleUpdate(2))
+    time += 1
+    const c = await history.append(sampleUpdate(3))
+    time -= 10 // a clock that goes back does not break the order
+    const d = await history.append(sampleUpdate(4))
+    expect([a, b, c, d].map((p) => p.offset)).toEqual([
+      '1700000000000-0',
+      '1700000000000-1',
+      '1700000000001-0',
+      '1700000000001-1',
+    ])
+    expect(compareOffsets(c.offset, d.offset)).toBeLessThan(0)
+  })
+
+  it('treats a single-number offset as that millisecond (compareOffsets semantics) and rejects three parts', async () => {
+    let time = 1_700_000_000_000
+    const history = open({ now: () => time })
+    const first = await history.append(sampleUpdate(1))
+    time += 5
+    const second = await history.append(sampleUpdate(2))
+    // '1700000000000' is '1700000000000-0', the first update itself.
+    const page = await history.readAfter({ epoch: first.epoch, offset: '1700000000000' }, everything)
+    expect(page.gap).toBe(false)
+    expect(page.messages.map((m) => m.position)).toEqual([second])
+    const before = await history.readAfter({ epoch: first.epoch, offset: '1699999999999' }, everything)
+    expect(before.messages.map((m) => m.position)).toEqual([first, second])
+    await expect(history.readAfter({ epoch: first.epoch, offset: '1-2-3' }, everything)).rejects.toMatchObject({
+      code: 'ERR_HUB_HISTORY_INVALID_QUERY',
+    })
+    // Another epoch's offsets are not checked against this engine's form: they read as a gap.
+    expect((await history.readAfter({ epoch: 'elsewhere', offset: '1-2-3' }, everything)).gap).toBe(true)
+  })
+
+  it('skips an entry another program wrote into its stream, reporting it to onError', async () => {
+    const errors: HubError[] = []
+    const keyPrefix = uniquePrefix('foreign')
+    const history = open({ keyPrefix, onError: (error) => errors.push(error) })
+    const a = await history.append(sampleUpdate(1))
+    const admin = await adminClient()
+    try {
+      await admin.xAdd(`${keyPrefix}stream`, '*', { id: 'urn:x', something: 'else' })
+    } finally {
+      admin.destroy()
+    }
+    const b = await history.append(sampleUpdate(2))
+    const page = await history.readAfter('earliest', everything)
+    expect(page.messages.map((m) => m.position)).toEqual([a, b])
+    expect(errors.map((e) => e.code)).toEqual(['ERR_HUB_HISTORY_ENTRY_INVALID'])
+  })
+
+  it('shares one epoch and one order between nodes that start together on an empty store', async () => {
+    const keyPrefix = uniquePrefix('race')
+    const nodes = [open({ keyPrefix }), open({ keyPrefix }), open({ keyPrefix })]
+    const positions = await Promise.all(nodes.flatMap((node, i) => [node.append(sampleUpdate(i)), node.append(sampleUpdate(i + 10))]))
+    expect(new Set(positions.map((p) => p.epoch)).size).toBe(1)
+    expect(new Set(positions.map((p) => p.offset)).size).toBe(positions.length)
+    const { messages } = await nodes[0]!.readAfter('earliest', everything)
+    expect(messages).toHaveLength(6)
+  })
+})
