@@ -95,7 +95,7 @@ const utf8KeepBom = new TextDecoder('utf-8', { ignoreBOM: true })
  */
 export function createParser(callbacks: ParserCallbacks, options: ParserOptions = {}): Parser {
   const maxBuffer = validateMaxBuffer(options.maxBufferBytes)
-  const { onEvent, onRetry, onComment, onLastEventId, onError } = callbacks
+  const { onEvent, onRetry, onComment, onLastEventId, onError } = validateCallbacks(callbacks)
 
   // The first bytes of a UTF-8 sequence that the previous chunk left unfinished.
   let carry: Uint8Array | undefined
@@ -272,6 +272,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
         } else if (t.charCodeAt(pos) === 0x64 && t.charCodeAt(pos + 1) === 0x61 && t.charCodeAt(pos + 2) === 0x74 && t.charCodeAt(pos + 3) === 0x61 && t.charCodeAt(pos + 4) === COLON) {
           const from = t.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5
           appendData(from < lf ? t.slice(from, lf) : '')
+          if (hasFailed()) return
           // The commonest event, a single data line then a blank line: dispatch it without another search.
           if (t.charCodeAt(lf + 1) === LF) {
             dispatch()
@@ -413,7 +414,10 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       } else if (chunk instanceof Uint8Array) {
         if (failed) return
         const n = chunk.length
-        if (stashed + n <= STASH_BYTES && !hasLineEnd(chunk)) {
+        // A decoded line never has more UTF-16 code units than its UTF-8 bytes, so while the pending line and the held
+        // bytes (carried and stashed) stay within maxBufferBytes the line does too; past it they are decoded and the
+        // bound is checked at once.
+        if (stashed + n <= (maxBuffer === null ? STASH_BYTES : Math.min(STASH_BYTES, maxBuffer - pending.length - (carry?.length ?? 0))) && !hasLineEnd(chunk)) {
           stash ??= new Uint8Array(STASH_BYTES)
           stash.set(chunk, stashed)
           stashed += n
@@ -487,6 +491,20 @@ function completePrefixLength(bytes: Uint8Array): number {
     return back < need ? n - back : n
   }
   return n
+}
+
+function validateCallbacks(callbacks: ParserCallbacks): ParserCallbacks {
+  if (typeof callbacks !== 'object' || (callbacks as unknown) === null) {
+    throw new ProtocolError('ERR_PROTOCOL_INVALID_OPTION', `createParser takes an object of callbacks, not ${describe(callbacks)}`)
+  }
+  for (const name of ['onEvent', 'onRetry', 'onComment', 'onLastEventId', 'onError'] as const) {
+    const value: unknown = callbacks[name]
+    if (value === undefined && name !== 'onEvent') continue
+    if (typeof value !== 'function') {
+      throw new ProtocolError('ERR_PROTOCOL_INVALID_OPTION', `${name} must be a function, not ${describe(value)}`)
+    }
+  }
+  return callbacks
 }
 
 function validateMaxBuffer(value: number | null | undefined): number | null {

@@ -1,4 +1,4 @@
-import type { ProtocolError } from './errors.js'
+import { ProtocolError } from './errors.js'
 import { createParser, type ParsedEvent, type ParserOptions } from './parse.js'
 
 /** Options of {@link EventStreamParser}. */
@@ -32,25 +32,32 @@ export interface EventStreamParserOptions extends ParserOptions {
 export class EventStreamParser extends TransformStream<Uint8Array | string, ParsedEvent> {
   constructor(options: EventStreamParserOptions = {}) {
     const { onRetry, onComment, onLastEventId, onError = 'terminate', ...parserOptions } = options
-    let parser: ReturnType<typeof createParser> | undefined
+    if (onError !== 'terminate' && typeof onError !== 'function') {
+      throw new ProtocolError('ERR_PROTOCOL_INVALID_OPTION', `onError must be 'terminate' or a function, not ${String(onError)}`)
+    }
+    // Built before super() so that invalid options throw here, at construction.
+    let enqueue: (event: ParsedEvent) => void = () => undefined
+    let fail: (error: ProtocolError) => void = () => undefined
+    const parser = createParser(
+      {
+        onEvent: (event) => enqueue(event),
+        ...(onRetry !== undefined && { onRetry }),
+        ...(onComment !== undefined && { onComment }),
+        ...(onLastEventId !== undefined && { onLastEventId }),
+        onError: (error) => (onError === 'terminate' ? fail(error) : onError(error)),
+      },
+      parserOptions,
+    )
     super({
       start(controller) {
-        parser = createParser(
-          {
-            onEvent: (event) => controller.enqueue(event),
-            ...(onRetry && { onRetry }),
-            ...(onComment && { onComment }),
-            ...(onLastEventId && { onLastEventId }),
-            onError: (error) => (onError === 'terminate' ? controller.error(error) : onError(error)),
-          },
-          parserOptions,
-        )
+        enqueue = (event) => controller.enqueue(event)
+        fail = (error) => controller.error(error)
       },
       transform(chunk) {
-        parser?.feed(chunk)
+        parser.feed(chunk)
       },
       flush() {
-        parser?.end()
+        parser.end()
       },
     })
   }
