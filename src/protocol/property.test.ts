@@ -214,4 +214,22 @@ describe('maxBufferBytes', () => {
       { numRuns: 400 },
     )
   })
+
+  it('always reports a line whose decoded text outgrows the bound through invalid UTF-8, in any byte chunking', () => {
+    // Complete invalid sequences, each decoding to one U+FFFD per byte.
+    const invalid = fc.constantFrom([0xff], [0xc0, 0xaf], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80])
+    fc.assert(
+      fc.property(streamText, bound, invalid, fc.boolean(), cuts, (prefix, maxBufferBytes, bad, terminated, points) => {
+        // A line whose invalid bytes, one U+FFFD each, take it to one code unit past the bound.
+        const line = `:${'x'.repeat(maxBufferBytes)}`.slice(0, Math.max(0, maxBufferBytes + 1 - bad.length))
+        const input = Uint8Array.from([...encoder.encode(`${prefix}\n${line}`), ...bad, ...(terminated ? [0x0a] : [])])
+        const errors: string[] = []
+        const parser = createParser({ onEvent: () => undefined, onError: (error) => errors.push(error.code) }, { maxBufferBytes })
+        for (const chunk of split(input, points)) parser.feed(chunk)
+        parser.end()
+        expect(errors).toStrictEqual(['ERR_PROTOCOL_BUFFER_OVERFLOW'])
+      }),
+      { numRuns: 400 },
+    )
+  })
 })
