@@ -1,0 +1,7 @@
+export { createClusterRelay } from './cluster-relay.js'
+export type { ClusterRelay } from './cluster-relay.js'
+export { IpcBroker } from './ipc-broker.js'
+export type { IpcBrokerOptions } from './ipc-broker.js'
+export { createChannelPair, isIpcMessage, processChannel } from './ipc-channel.js'
+export type { IpcChannel, IpcMessage } from './ipc-channel.js'
+export { DEFAULT_IPC_SCAN, IpcHistory } from './ipc-history.js'
