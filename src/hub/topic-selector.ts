@@ -114,8 +114,11 @@ export const DEFAULT_TOPIC_SELECTOR_CACHE_SIZE = 1024
 export const DEFAULT_MAX_SELECTOR_LENGTH = 2048
 /** The default most automaton states per template or pattern. */
 export const DEFAULT_MAX_SELECTOR_STATES = 4096
-/** The most lazily built DFA states each compiled template or pattern keeps (the cache is emptied when full). */
-const MAX_CACHED_DFA_STATES = 64
+/**
+ * The most lazily built DFA states each compiled template or pattern keeps; when full, they are dropped and built
+ * again on demand. Each state costs 4 bytes per character class of the pattern (typically 10–40 classes).
+ */
+const MAX_CACHED_DFA_STATES = 256
 
 /** A compiled selector: matches everything, a set of exact strings, and/or a predicate. */
 interface Compiled {
@@ -320,7 +323,15 @@ function compile(
     maxCachedStates: MAX_CACHED_DFA_STATES,
     description: `URI template ${JSON.stringify(value)}`,
   })
-  return { all: false, exact: [value], test: (topic) => automaton.test(topic) }
+  // Most topics a subscriber sees do not match its selectors: a native prefix comparison turns most of them away
+  // before the automaton runs. Only the ASCII run counts (a non-ASCII literal also matches its percent-encoding).
+  const first = parsed.parts[0]
+  const prefix = first?.type === 'literal' ? (/^[\x00-\x7f]*/.exec(first.value)?.[0] ?? '') : ''
+  const test =
+    prefix === ''
+      ? (topic: string) => automaton.test(topic)
+      : (topic: string) => topic.startsWith(prefix) && automaton.test(topic)
+  return { all: false, exact: [value], test }
 }
 
 function encodeNonAscii(text: string): string {

@@ -5,7 +5,9 @@ import type { PatternNode } from './pattern-node.js'
  * A compiled, anchored matcher: `test(input)` is true when the whole input is in the pattern's language.
  *
  * Matching is linear in the input length whatever the pattern: the pattern becomes a Thompson NFA, which is run as a
- * DFA built lazily, one state per distinct set of NFA states met, with a bounded state cache (RE2's approach).
+ * DFA built lazily, one state per distinct set of NFA states met, with a bounded state cache (RE2's approach). The
+ * DFA is a flat `Int32Array` transition table (state × character class), so the per-character loop is two typed
+ * array reads; its memory is at most `maxCachedStates` × classes × 4 bytes, allocated as states appear.
  * Backtracking engines (JavaScript's `RegExp`) can take exponential time on patterns such as `{+a*}` or
  * `(a+)+`; topic selectors come from untrusted subscribers, and the Mercure spec requires linear-time matching
  * for URL patterns ("hubs MUST either use a regular expression engine that guarantees linear-time matching … or
@@ -33,15 +35,9 @@ export interface CompileAutomatonOptions {
 const CHAR = 0
 const SPLIT = 1
 const MATCH = 2
-
-/** One state of the lazily built DFA. */
-interface DfaState {
-  /** Sorted NFA CHAR states in this DFA state. */
-  readonly nfa: Int32Array
-  readonly accept: boolean
-  /** Successor per atom; `undefined` until computed. */
-  readonly next: (DfaState | undefined)[]
-}
+/** Transition table entries: not computed yet, or leading to the empty (never matching) state. */
+const UNKNOWN = -1
+const DEAD = -2
 
 /**
  * Compiles a pattern into an {@link Automaton}.
@@ -169,17 +165,22 @@ export function compileAutomaton(root: PatternNode, options: CompileAutomatonOpt
     return has
   })
 
-  // ---- Lazy DFA ----
+  // ---- Lazy DFA: a flat transition table (state id × atom), filled on demand and grown as states appear ----
+  const maxStates = options.maxCachedStates
+  let capacity = Math.min(8, maxStates)
+  let table = new Int32Array(capacity * atomCount).fill(UNKNOWN)
+  let accepting = new Uint8Array(capacity)
+  const members: Int32Array[] = []
+  const ids = new Map<string, number>()
   const mark = new Int32Array(stateCount)
   let generation = 0
-  const cache = new Map<string, DfaState>()
   const stack: number[] = []
-  let flushed = false
 
-  const stateFor = (seeds: readonly number[]): DfaState => {
+  /** The id of the DFA state reached from NFA states `seeds`; DEAD when nothing is left. May empty the cache. */
+  const stateFor = (seeds: readonly number[]): number => {
     generation++
     const chars: number[] = []
-    let accepting = false
+    let accepts = false
     stack.length = 0
     for (const s of seeds) stack.push(s)
     while (stack.length > 0) {
@@ -187,66 +188,86 @@ export function compileAutomaton(root: PatternNode, options: CompileAutomatonOpt
       if (s < 0 || mark[s] === generation) continue
       mark[s] = generation
       const k = kind[s]
-      if (k === SPLIT) {
-        stack.push(out2[s] as number, out1[s] as number)
-      } else if (k === CHAR) {
-        chars.push(s)
-      } else {
-        accepting = true
-      }
+      if (k === SPLIT) stack.push(out2[s] as number, out1[s] as number)
+      else if (k === CHAR) chars.push(s)
+      else accepts = true
     }
+    if (chars.length === 0 && !accepts) return DEAD
     chars.sort((a, b) => a - b)
-    const key = accepting ? `${chars.join(',')}!` : chars.join(',')
-    let state = cache.get(key)
-    if (state === undefined) {
-      if (cache.size >= options.maxCachedStates) {
-        // Bounded memory: forget every state. States still referenced by a running match stay valid; the start
-        // state is rebuilt before the next match so the old graph becomes garbage.
-        cache.clear()
-        flushed = true
-      }
-      state = { nfa: Int32Array.from(chars), accept: accepting, next: new Array<DfaState | undefined>(atomCount) }
-      cache.set(key, state)
+    const key = accepts ? `${chars.join(',')}!` : chars.join(',')
+    const known = ids.get(key)
+    if (known !== undefined) return known
+    if (members.length >= maxStates) {
+      // Bounded memory: forget every state and start over (the start state keeps id 0).
+      flush()
+      return stateFor(seeds)
     }
-    return state
+    const id = members.length
+    if (id === capacity) {
+      capacity = Math.min(capacity * 2, maxStates)
+      const grown = new Int32Array(capacity * atomCount).fill(UNKNOWN)
+      grown.set(table)
+      table = grown
+      const grownAccepting = new Uint8Array(capacity)
+      grownAccepting.set(accepting)
+      accepting = grownAccepting
+    }
+    members.push(Int32Array.from(chars))
+    accepting[id] = accepts ? 1 : 0
+    ids.set(key, id)
+    return id
+  }
+  let epoch = 0
+  const flush = (): void => {
+    epoch++
+    table.fill(UNKNOWN)
+    members.length = 0
+    ids.clear()
+    stateFor([start])
   }
 
-  let startState = stateFor([start])
-  const dead = startState.nfa.length === 0 && !startState.accept ? startState : undefined
-
-  const step = (from: DfaState, atom: number): DfaState => {
+  /** Computes and records the transition of state `from` on `atom`. */
+  const step = (from: number, atom: number): number => {
     const seeds: number[] = []
-    for (const s of from.nfa) if ((setHasAtom[setOf[s] as number] as Uint8Array)[atom] === 1) seeds.push(out1[s] as number)
+    for (const s of members[from] as Int32Array) {
+      if ((setHasAtom[setOf[s] as number] as Uint8Array)[atom] === 1) seeds.push(out1[s] as number)
+    }
+    const before = epoch
     const to = stateFor(seeds)
-    from.next[atom] = to
+    // After a flush `from` names another state: keep the answer, but do not record it.
+    if (epoch === before) table[from * atomCount + atom] = to
     return to
   }
 
+  const initial = stateFor([start])
   return {
     size: stateCount,
     test(input: string): boolean {
-      if (dead !== undefined) return false
-      if (flushed) {
-        flushed = false
-        startState = stateFor([start])
-      }
-      let state = startState
+      if (initial === DEAD) return false
+      let state = 0
       const length = input.length
       for (let i = 0; i < length; i++) {
         let cp = input.charCodeAt(i)
-        if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < length) {
-          const low = input.charCodeAt(i + 1)
-          if (low >= 0xdc00 && low <= 0xdfff) {
-            cp = ((cp - 0xd800) << 10) + (low - 0xdc00) + 0x10000
-            i++
+        let atom: number
+        if (cp < 128) {
+          atom = asciiAtom[cp] as number
+        } else {
+          if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < length) {
+            const low = input.charCodeAt(i + 1)
+            if (low >= 0xdc00 && low <= 0xdfff) {
+              cp = ((cp - 0xd800) << 10) + (low - 0xdc00) + 0x10000
+              i++
+            }
           }
+          atom = atomOf(cp)
         }
-        const atom = cp < 128 ? (asciiAtom[cp] as number) : atomOf(cp)
-        state = state.next[atom] ?? step(state, atom)
-        // An empty state set can never accept: stop reading.
-        if (state.nfa.length === 0 && !state.accept) return false
+        let next = table[state * atomCount + atom] as number
+        if (next === UNKNOWN) next = step(state, atom)
+        // No NFA state left: nothing can match any more.
+        if (next === DEAD) return false
+        state = next
       }
-      return state.accept
+      return accepting[state] === 1
     },
   }
 }
