@@ -565,6 +565,10 @@ describe('[non-spec] maxBufferBytes', () => {
     expect(trace[0]).toStrictEqual(message(big))
   })
 
+  it('[non-spec] takes null as no bound for small byte chunks too', () => {
+    expect(parseAllWays(`data: ${'\u00e9'.repeat(40)}\n\n`, { maxBufferBytes: null })).toStrictEqual([message('\u00e9'.repeat(40))])
+  })
+
   it('[non-spec] takes 1 as the smallest bound', () => {
     expect(parseAllWays('d\n\ndata\n\n', { maxBufferBytes: 1 })).toStrictEqual([{ error: 'ERR_PROTOCOL_BUFFER_OVERFLOW' }])
     expect(parseAllWays('\n\n:\n', { maxBufferBytes: 1 })).toStrictEqual([{ comment: '' }])
@@ -583,7 +587,17 @@ describe('[non-spec] maxBufferBytes', () => {
 
 describe('[non-spec] callbacks', () => {
   it('[non-spec] rejects callbacks that are not functions at construction with ERR_PROTOCOL_INVALID_OPTION', () => {
-    const cases: unknown[] = [{}, { onEvent: 'log' }, { onEvent: () => undefined, onRetry: 5 }, { onEvent: () => undefined, onError: true }]
+    const cases: unknown[] = [
+      undefined,
+      null,
+      'onEvent',
+      {},
+      { onEvent: 'log' },
+      { onEvent: () => undefined, onRetry: 5 },
+      { onEvent: () => undefined, onComment: null },
+      { onEvent: () => undefined, onLastEventId: {} },
+      { onEvent: () => undefined, onError: true },
+    ]
     for (const callbacks of cases) {
       expect(() => createParser(callbacks as ParserCallbacks), inspect(callbacks)).toThrow(
         expect.objectContaining({ name: 'ProtocolError', code: 'ERR_PROTOCOL_INVALID_OPTION' }),
