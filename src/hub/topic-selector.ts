@@ -326,7 +326,7 @@ function compile(
   // Most topics a subscriber sees do not match its selectors: a native prefix comparison turns most of them away
   // before the automaton runs. Only the ASCII run counts (a non-ASCII literal also matches its percent-encoding).
   const first = parsed.parts[0]
-  const prefix = first?.type === 'literal' ? (/^[\x00-\x7f]*/.exec(first.value)?.[0] ?? '') : ''
+  const prefix = first?.type === 'literal' ? (/^[^\u0080-\uffff]*/.exec(first.value)?.[0] ?? '') : ''
   const test =
     prefix === ''
       ? (topic: string) => automaton.test(topic)
