@@ -139,7 +139,9 @@ function exactTopics(specs: readonly TopicSelectorSpec[]): string[] | undefined 
   const topics: string[] = []
   for (const spec of specs) {
     if (spec.value === '*' || spec.kind === 'urlpattern') return undefined
-    if (spec.kind === 'topic' && (spec.value.includes('{') || spec.value.includes('}'))) return undefined
+    // A 'topic' selector is an RFC 6570 template: braces make it a pattern, and a non-ASCII literal also matches its
+    // percent-encoded form, so only plain ASCII ones are exact.
+    if (spec.kind === 'topic' && !/^[\x20-\x7a\x7c\x7e]*$/.test(spec.value)) return undefined
     topics.push(spec.value)
   }
   return topics
