@@ -5,7 +5,7 @@ import { ServerError } from './errors.js'
 import { encodeGapEvent } from './gap-event.js'
 import { silentLogger, type Logger } from './logger.js'
 import type { ReplayEntry, ReplayResult, ReplayStore } from './replay.js'
-import { isClosed, type Session } from './session.js'
+import { isClosed, type SessionHandle } from './session.js'
 import { encodeSseEvent, serializeJson, type EncodedEvent, type EventMap, type Serializer, type SseEvent, type SseMessage } from './sse-event.js'
 
 /** Options of {@link createChannel}. */
@@ -29,7 +29,7 @@ export interface ChannelOptions {
 }
 
 /** Options of {@link Channel.add}. */
-export interface ChannelAddOptions<Events extends EventMap = EventMap> {
+export interface ChannelAddOptions<Events extends object = EventMap> {
   /** Sends the session only the events this returns `true` for, replayed ones included. Called once per event. */
   filter?: (message: SseMessage<Events>) => boolean
   /**
@@ -40,9 +40,9 @@ export interface ChannelAddOptions<Events extends EventMap = EventMap> {
 }
 
 /** Options of {@link Channel.broadcast}. */
-export interface BroadcastOptions<Events extends EventMap = EventMap> {
+export interface BroadcastOptions {
   /** Sends only to the sessions this returns `true` for (for example, all but the sender). The history keeps the event. */
-  to?: (session: Session<Events>) => boolean
+  to?: (session: SessionHandle) => boolean
 }
 
 /** What {@link Channel.broadcast} did. */
@@ -68,24 +68,24 @@ export interface BroadcastResult {
  * setInterval(() => channel.broadcast({ event: 'tick', data: { n: Date.now() } }), 1000)
  * ```
  */
-export interface Channel<Events extends EventMap = EventMap> {
+export interface Channel<Events extends object = EventMap> {
   /**
    * Adds a session, replaying what it missed if the channel has a history and the session asks to resume. Returns
    * the function that removes it. Adding a closed session does nothing; adding to a closed channel closes the session
    * with `ERR_SERVER_CHANNEL_CLOSED`; adding a member again changes nothing.
    */
-  add(session: Session<Events>, options?: ChannelAddOptions<Events>): () => void
+  add(session: SessionHandle, options?: ChannelAddOptions<Events>): () => void
   /** Removes a session without closing it. Returns whether it was a member. */
-  remove(session: Session<Events>): boolean
+  remove(session: SessionHandle): boolean
   /** Whether the session is a member. */
-  has(session: Session<Events>): boolean
+  has(session: SessionHandle): boolean
   /**
    * Encodes the event once, records it in the history, and sends the same bytes to every member whose filters accept
    * it. An event the stream cannot carry throws at once. On a closed channel, does nothing.
    */
-  broadcast(event: SseEvent<Events>, options?: BroadcastOptions<Events>): BroadcastResult
+  broadcast(event: SseEvent<Events>, options?: BroadcastOptions): BroadcastResult
   /** The members. */
-  sessions(): IterableIterator<Session<Events>>
+  sessions(): IterableIterator<SessionHandle>
   /** How many sessions are members. */
   readonly size: number
   /** The replay store, or `null`. */
@@ -99,12 +99,14 @@ export interface Channel<Events extends EventMap = EventMap> {
   close(reason?: HeraldError): void
 }
 
-interface Member<Events extends EventMap> {
-  readonly session: Session<Events>
+interface Member<Events extends object> {
+  readonly session: SessionHandle
   readonly filter: ((message: SseMessage<Events>) => boolean) | undefined
   readonly onClose: () => void
   /** Live events held while a replay read is in flight; `null` once caught up. */
   pending: EncodedEvent<Events>[] | null
+  /** How many of `pending` were still being recorded when the session joined (not counted against its bound). */
+  held: number
 }
 
 /**
@@ -116,14 +118,14 @@ interface Member<Events extends EventMap> {
  * channel.broadcast({ event: 'update', data: { id: 1 } })
  * ```
  */
-export function createChannel<Events extends EventMap = EventMap>(options: ChannelOptions = {}): Channel<Events> {
+export function createChannel<Events extends object = EventMap>(options: ChannelOptions = {}): Channel<Events> {
   const replay = options.replay ?? null
   if (replay !== null && (typeof replay.append !== 'function' || typeof replay.readAfter !== 'function' || typeof replay.createId !== 'function')) {
     throw new ServerError('ERR_SERVER_INVALID_OPTION', 'replay must be a ReplayStore (createId, append, readAfter)')
   }
   const serialize = checkFunction(options.serialize, 'serialize', serializeJson)
   const logger = options.logger ?? silentLogger
-  const members = new Map<Session<Events>, Member<Events>>()
+  const members = new Map<SessionHandle, Member<Events>>()
   /** Events whose `append` has not settled yet: a read started now may not see them. */
   const inFlight = new Set<EncodedEvent<Events>>()
   let closed = false
@@ -132,7 +134,7 @@ export function createChannel<Events extends EventMap = EventMap>(options: Chann
     const { session, filter, pending } = member
     if (pending !== null) {
       pending.push(event)
-      if (pending.length > session.maxQueueEvents) {
+      if (pending.length - member.held > session.maxQueueEvents) {
         session.close(new ServerError('ERR_SERVER_SLOW_CONSUMER', `more than ${session.maxQueueEvents} live events arrived while the session was being caught up`))
       }
       return true
@@ -172,6 +174,7 @@ export function createChannel<Events extends EventMap = EventMap>(options: Chann
       return
     }
     member.pending = held
+    member.held = held.length
     let result: ReplayResult | Promise<ReplayResult>
     try {
       result = store.readAfter(lastEventId)
@@ -230,7 +233,7 @@ export function createChannel<Events extends EventMap = EventMap>(options: Chann
         return remove
       }
       const filter = checkFunction(addOptions.filter, 'filter', undefined)
-      const member: Member<Events> = { session, filter, onClose: remove, pending: null }
+      const member: Member<Events> = { session, filter, onClose: remove, pending: null, held: 0 }
       members.set(session, member)
       session.signal.addEventListener('abort', member.onClose, { once: true })
       const lastEventId = addOptions.lastEventId === undefined ? session.lastEventId : addOptions.lastEventId

@@ -73,20 +73,10 @@ export interface SendBytesOptions {
 }
 
 /**
- * One client's event stream. Adapters create it (`sse(req, res)` and friends) once the response headers are out.
- *
- * Writes go straight to the sink while it is drained. When it is not (the client reads slowly), events queue, up to
- * `maxQueueBytes`/`maxQueueEvents`, and are written together as one chunk when it drains; overflow closes the
- * session with `ERR_SERVER_SLOW_CONSUMER`. Nothing throws mid-stream: once closed, `send` returns `false`.
- *
- * @example
- * ```ts
- * const session = sse(req, res)
- * session.send({ event: 'hello', data: { at: Date.now() } })
- * session.signal.addEventListener('abort', () => console.log('gone:', session.closeReason?.code))
- * ```
+ * What every session offers whatever its event map: everything but the typed `send` and `stream`. Channels (and the
+ * hub) take sessions as `SessionHandle`, so a session of any event map can join any channel.
  */
-export interface Session<Events extends EventMap = EventMap> {
+export interface SessionHandle {
   /** The request that opened the session. */
   readonly request: SseRequest
   /** Where the client asked to resume (`Last-Event-ID` header or query parameter), or `null`. */
@@ -110,24 +100,12 @@ export interface Session<Events extends EventMap = EventMap> {
   /** The event bound of the queue. */
   readonly maxQueueEvents: number
   /**
-   * Sends one event. Returns `false` when the session is closed (or closes now, as a slow consumer). An event the
-   * stream cannot carry throws at once (`ERR_SERVER_INVALID_EVENT`, `ERR_PROTOCOL_INVALID_ID`, …).
-   */
-  send(event: SseEvent<Events>): boolean
-  /**
    * Sends bytes already encoded (one or more complete events, e.g. from `encodeSseEvent`), as they are. The way to
    * write the same bytes to many sessions. Never mutate the bytes afterwards. Returns `false` when closed.
    */
   sendBytes(bytes: Uint8Array, options?: SendBytesOptions): boolean
   /** Sends a comment, which clients ignore (one `:` line per line of text). Returns `false` when closed. */
   comment(text: string): boolean
-  /**
-   * Sends every event of `source`, pulling the next one only when the client has read the previous ones, so a fast
-   * source never outruns a slow socket. Resolves when the source ends (the session stays open) or the session closes
-   * (the iterator's `return()` is then called). A source that throws closes the session with
-   * `ERR_SERVER_SOURCE_FAILED`, the error as its cause; the promise still resolves.
-   */
-  stream(source: AsyncIterable<SseEvent<Events>> | Iterable<SseEvent<Events>>): Promise<void>
   /** Resolves when nothing is queued and the sink is drained, or when the session closes. */
   whenDrained(): Promise<void>
   /**
@@ -136,6 +114,35 @@ export interface Session<Events extends EventMap = EventMap> {
    * @defaultValue `reason`: a `ServerError` with code `ERR_SERVER_SESSION_CLOSED`
    */
   close(reason?: HeraldError): void
+}
+
+/**
+ * One client's event stream. Adapters create it (`sse(req, res)` and friends) once the response headers are out.
+ *
+ * Writes go straight to the sink while it is drained. When it is not (the client reads slowly), events queue, up to
+ * `maxQueueBytes`/`maxQueueEvents`, and are written together as one chunk when it drains; overflow closes the
+ * session with `ERR_SERVER_SLOW_CONSUMER`. Nothing throws mid-stream: once closed, `send` returns `false`.
+ *
+ * @example
+ * ```ts
+ * const session = sse(req, res)
+ * session.send({ event: 'hello', data: { at: Date.now() } })
+ * session.signal.addEventListener('abort', () => console.log('gone:', session.closeReason?.code))
+ * ```
+ */
+export interface Session<Events extends object = EventMap> extends SessionHandle {
+  /**
+   * Sends one event. Returns `false` when the session is closed (or closes now, as a slow consumer). An event the
+   * stream cannot carry throws at once (`ERR_SERVER_INVALID_EVENT`, `ERR_PROTOCOL_INVALID_ID`, …).
+   */
+  send(event: SseEvent<Events>): boolean
+  /**
+   * Sends every event of `source`, pulling the next one only when the client has read the previous ones, so a fast
+   * source never outruns a slow socket. Resolves when the source ends (the session stays open) or the session closes
+   * (the iterator's `return()` is then called). A source that throws closes the session with
+   * `ERR_SERVER_SOURCE_FAILED`, the error as its cause; the promise still resolves.
+   */
+  stream(source: AsyncIterable<SseEvent<Events>> | Iterable<SseEvent<Events>>): Promise<void>
 }
 
 /** A keep-alive comment: a lone `:` line, then the blank line. */
@@ -153,7 +160,7 @@ const KEEP_ALIVE_BYTES = encodeBytes({ comment: '' })
  * const session = createSession(sink, createSseRequest(url, headers), { keepAliveMs: 10_000 })
  * ```
  */
-export function createSession<Events extends EventMap = EventMap>(
+export function createSession<Events extends object = EventMap>(
   sink: Sink,
   request: SseRequest,
   options: SessionOptions = {},
@@ -350,7 +357,7 @@ export function createSession<Events extends EventMap = EventMap>(
 }
 
 /** Feeds a source into a session, one event per drain, calling the iterator's `return()` when the session closes. */
-async function pump<Events extends EventMap>(
+async function pump<Events extends object>(
   session: Session<Events>,
   source: AsyncIterable<SseEvent<Events>> | Iterable<SseEvent<Events>>,
   logger: Logger,

@@ -28,13 +28,13 @@ export interface EventFields {
  * An event to send: a name from the map (optional for `message`, and for untyped sessions) and its data. Strings are
  * written as they are; other data is serialised (JSON by default).
  */
-export type SseEvent<Events extends EventMap = EventMap> = {
+export type SseEvent<Events extends object = EventMap> = {
   [K in keyof Events & string]: EventFields &
     (K extends 'message' ? { event?: K; data: Events[K] } : string extends K ? { event?: K; data: Events[K] } : { event: K; data: Events[K] })
 }[keyof Events & string]
 
 /** An event as a filter sees it: its name resolved (`'message'` when it had none), its id, its data unserialised. */
-export type SseMessage<Events extends EventMap = EventMap> = {
+export type SseMessage<Events extends object = EventMap> = {
   [K in keyof Events & string]: { readonly event: K; readonly id: string | undefined; readonly data: Events[K] }
 }[keyof Events & string]
 
@@ -71,7 +71,7 @@ export function serializeJson(data: unknown, event: string): string {
 }
 
 /** An event encoded once: its bytes, plus what filters and history need to know of it. */
-export interface EncodedEvent<Events extends EventMap = EventMap> {
+export interface EncodedEvent<Events extends object = EventMap> {
   /** The event as filters see it. */
   readonly message: SseMessage<Events>
   /** The complete `text/event-stream` bytes of the event, shared by every recipient. Never mutate. */
@@ -88,7 +88,7 @@ export interface EncodedEvent<Events extends EventMap = EventMap> {
  * // bytes: "id: 7\nevent: tick\ndata: {\"n\":7}\n\n"
  * ```
  */
-export function encodeSseEvent<Events extends EventMap = EventMap>(
+export function encodeSseEvent<Events extends object = EventMap>(
   event: SseEvent<Events>,
   serialize: Serializer = serializeJson,
 ): EncodedEvent<Events> {
@@ -109,5 +109,6 @@ export function encodeSseEvent<Events extends EventMap = EventMap>(
     ...(retry === undefined ? {} : { retry }),
     ...(comment === undefined ? {} : { comment }),
   })
-  return { message: { event: name, id, data: event.data }, bytes }
+  // `name` is a key of Events (or 'message'), and `data` is that key's payload: what SseEvent guarantees.
+  return { message: { event: name, id, data: event.data } as SseMessage<Events>, bytes }
 }

@@ -19,6 +19,6 @@ export type ExpressSseOptions = NodeSseOptions
  * app.get('/events', (req, res) => channel.add(sse(req, res)))
  * ```
  */
-export function sse<Events extends EventMap = EventMap>(req: Request, res: Response, options: ExpressSseOptions = {}): Session<Events> {
+export function sse<Events extends object = EventMap>(req: Request, res: Response, options: ExpressSseOptions = {}): Session<Events> {
   return nodeSse<Events>(req, res, options)
 }

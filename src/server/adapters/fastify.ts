@@ -13,12 +13,12 @@ declare module 'fastify' {
      * Opens an SSE session on this reply. Fastify stops managing the reply (`reply.hijack()`); headers set earlier
      * with `reply.header()` are kept, the SSE headers winning. Options override the plugin's.
      */
-    sse<Events extends EventMap = EventMap>(options?: FastifySseOptions): Session<Events>
+    sse<Events extends object = EventMap>(options?: FastifySseOptions): Session<Events>
   }
 }
 
 const plugin: FastifyPluginCallback<FastifySseOptions> = (fastify, defaults, done) => {
-  fastify.decorateReply('sse', function sseReply<Events extends EventMap = EventMap>(
+  fastify.decorateReply('sse', function sseReply<Events extends object = EventMap>(
     this: FastifyReply,
     options: FastifySseOptions = {},
   ): Session<Events> {

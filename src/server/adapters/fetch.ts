@@ -19,7 +19,7 @@ export interface FetchSseOptions extends SessionOptions, SseRequestOptions {
 }
 
 /** A session and the `Response` that carries it. Return the response from your handler. */
-export interface FetchSse<Events extends EventMap = EventMap> {
+export interface FetchSse<Events extends object = EventMap> {
   readonly session: Session<Events>
   readonly response: Response
 }
@@ -41,7 +41,7 @@ export interface FetchSse<Events extends EventMap = EventMap> {
  * }
  * ```
  */
-export function sse<Events extends EventMap = EventMap>(request: Request, options: FetchSseOptions = {}): FetchSse<Events> {
+export function sse<Events extends object = EventMap>(request: Request, options: FetchSseOptions = {}): FetchSse<Events> {
   const highWaterMark = checkPositiveInteger(options.highWaterMarkBytes, 'highWaterMarkBytes', DEFAULT_BODY_HIGH_WATER_MARK_BYTES)
   const controller = new AbortController()
   let stream: ReadableStreamDefaultController<Uint8Array> | undefined

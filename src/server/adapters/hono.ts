@@ -22,7 +22,7 @@ export type HonoSseOptions = FetchSseOptions
  * })
  * ```
  */
-export function sse<Events extends EventMap = EventMap>(c: Context, options: HonoSseOptions = {}): FetchSse<Events> {
+export function sse<Events extends object = EventMap>(c: Context, options: HonoSseOptions = {}): FetchSse<Events> {
   const { session, response } = fetchSse<Events>(c.req.raw, options)
   // c.body merges the headers prepared with c.header(); ours are set last, so they win.
   // The fetch adapter always gives the response a streaming body.

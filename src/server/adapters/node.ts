@@ -29,7 +29,7 @@ type NodeResponse = ServerResponse | Http2ServerResponse
  * createServer((req, res) => channel.add(sse(req, res))).listen(3000)
  * ```
  */
-export function sse<Events extends EventMap = EventMap>(
+export function sse<Events extends object = EventMap>(
   req: IncomingMessage | Http2ServerRequest,
   res: NodeResponse,
   options: NodeSseOptions = {},

@@ -1,0 +1,436 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { HeraldError } from '../protocol/index.js'
+import { createKeepAliveScheduler, type KeepAliveScheduler } from './keep-alive.js'
+import { createSession, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MAX_QUEUE_EVENTS, type Session, type SessionOptions } from './session.js'
+import { createRecordingSink, testRequest, type RecordingSink } from './testing/recording-sink.js'
+
+const decode = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes)
+
+describe('createSession', () => {
+  let scheduler: KeepAliveScheduler
+
+  beforeEach(() => {
+    scheduler = createKeepAliveScheduler()
+  })
+
+  afterEach(() => {
+    expect(scheduler.size).toBe(0)
+  })
+
+  function open(sink: RecordingSink, options: SessionOptions = {}, lastEventId: string | null = null): Session {
+    return createSession(sink, testRequest(lastEventId), { keepAliveScheduler: scheduler, ...options })
+  }
+
+  describe('opening', () => {
+    it('writes one opening comment at once, with the retry field when set', () => {
+      const plain = createRecordingSink()
+      open(plain).close()
+      expect(decode(plain.writes[0])).toBe(':\n\n')
+      const withRetry = createRecordingSink()
+      open(withRetry, { retry: 2500 }).close()
+      expect(decode(withRetry.writes[0])).toBe(':\nretry: 2500\n\n')
+    })
+
+    it('exposes the request and its resume point', () => {
+      const session = open(createRecordingSink(), {}, '41')
+      expect(session.lastEventId).toBe('41')
+      expect(session.request.url.pathname).toBe('/sse')
+      expect(session.maxQueueBytes).toBe(DEFAULT_MAX_QUEUE_BYTES)
+      expect(session.maxQueueEvents).toBe(DEFAULT_MAX_QUEUE_EVENTS)
+      session.close()
+    })
+
+    it('starts closed, writing nothing, when the client already went away', () => {
+      const sink = createRecordingSink()
+      sink.goAway()
+      const session = open(sink)
+      expect(session.closed).toBe(true)
+      expect(session.closeReason?.code).toBe('ERR_SERVER_CLIENT_GONE')
+      expect(sink.writes).toEqual([])
+      expect(session.send({ data: 'x' })).toBe(false)
+    })
+
+    it.each<[string, SessionOptions]>([
+      ['keepAliveMs 0', { keepAliveMs: 0 }],
+      ['keepAliveMs NaN', { keepAliveMs: Number.NaN }],
+      ['retry -1', { retry: -1 }],
+      ['retry 1.5', { retry: 1.5 }],
+      ['maxQueueBytes 0', { maxQueueBytes: 0 }],
+      ['maxQueueEvents 2.5', { maxQueueEvents: 2.5 }],
+      ['serialize not a function', { serialize: 'json' as never }],
+    ])('rejects %s with ERR_SERVER_INVALID_OPTION', (_name, options) => {
+      expect(() => open(createRecordingSink(), options)).toThrow(expect.objectContaining({ code: 'ERR_SERVER_INVALID_OPTION' }))
+    })
+  })
+
+  describe('sending', () => {
+    it('encodes events: strings as they are, other data as JSON, message without an event field', () => {
+      const sink = createRecordingSink()
+      const session = open(sink)
+      expect(session.send({ data: 'hello' })).toBe(true)
+      session.send({ event: 'update', id: '3', data: { a: [1, 2] } })
+      session.send({ event: 'message', data: 'a\nb', retry: 10, comment: 'note' })
+      session.comment('two\nlines')
+      expect(sink.writes.slice(1).map(decode)).toEqual([
+        'data: hello\n\n',
+        'id: 3\nevent: update\ndata: {"a":[1,2]}\n\n',
+        ': note\ndata: a\ndata: b\nretry: 10\n\n',
+        ': two\n: lines\n\n',
+      ])
+      session.close()
+    })
+
+    it('uses a custom serialiser once per event', () => {
+      const sink = createRecordingSink()
+      const serialize = vi.fn((data: unknown, event: string) => `${event}:${String(data)}`)
+      const session = open(sink, { serialize })
+      session.send({ event: 'n', data: 5 })
+      expect(serialize).toHaveBeenCalledWith(5, 'n')
+      expect(decode(sink.writes[1])).toBe('event: n\ndata: n:5\n\n')
+      session.close()
+    })
+
+    it('throws at once for an event the stream cannot carry, and stays open', () => {
+      const session = open(createRecordingSink())
+      expect(() => session.send({ data: undefined })).toThrow(expect.objectContaining({ code: 'ERR_SERVER_INVALID_EVENT' }))
+      expect(() => session.send({ data: 1n })).toThrow(expect.objectContaining({ code: 'ERR_SERVER_INVALID_EVENT' }))
+      expect(() => session.send({ id: 'a\nb', data: '' })).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL_INVALID_ID' }))
+      expect(() => session.send({ event: 'a\rb', data: '' })).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL_INVALID_EVENT' }))
+      expect(() => session.sendBytes('text' as never)).toThrow(expect.objectContaining({ code: 'ERR_SERVER_INVALID_EVENT' }))
+      expect(session.closed).toBe(false)
+      session.close()
+    })
+
+    it('writes bytes given to sendBytes as they are, without copying', () => {
+      const sink = createRecordingSink()
+      const session = open(sink)
+      const bytes = new TextEncoder().encode('data: shared\n\n')
+      session.sendBytes(bytes)
+      expect(sink.writes[1]).toBe(bytes)
+      session.close()
+    })
+  })
+
+  describe.each(['boolean', 'promise'] as const)('backpressure (%s sink)', (mode) => {
+    it('queues while the sink is not drained, then writes the backlog as one chunk', async () => {
+      const sink = createRecordingSink(mode)
+      const session = open(sink)
+      sink.full = true
+      session.send({ data: 'first' })
+      expect(sink.writes).toHaveLength(2)
+      session.send({ data: 'second' })
+      session.send({ data: 'third' })
+      expect(session.queuedEvents).toBe(2)
+      expect(session.queuedBytes).toBe('data: second\n\ndata: third\n\n'.length)
+      expect(sink.writes).toHaveLength(2)
+      const drained = session.whenDrained()
+      sink.drain()
+      await drained
+      expect(sink.writes.map(decode)).toEqual([':\n\n', 'data: first\n\n', 'data: second\n\ndata: third\n\n'])
+      expect(session.queuedEvents).toBe(0)
+      expect(session.queuedBytes).toBe(0)
+      session.send({ data: 'fourth' })
+      expect(decode(sink.writes[3])).toBe('data: fourth\n\n')
+      session.close()
+    })
+
+    it('closes with ERR_SERVER_SLOW_CONSUMER past maxQueueEvents, dropping the queue', () => {
+      const sink = createRecordingSink(mode)
+      const session = open(sink, { maxQueueEvents: 3 })
+      sink.full = true
+      session.send({ data: '0' })
+      expect([1, 2, 3].map((n) => session.send({ data: String(n) }))).toEqual([true, true, true])
+      expect(session.send({ data: '4' })).toBe(false)
+      expect(session.closeReason?.code).toBe('ERR_SERVER_SLOW_CONSUMER')
+      expect(session.signal.reason).toBe(session.closeReason)
+      expect(session.queuedEvents).toBe(0)
+      expect(sink.closeCalls).toBe(1)
+      expect(sink.writes).toHaveLength(2)
+    })
+
+    it('closes with ERR_SERVER_SLOW_CONSUMER past maxQueueBytes', () => {
+      const sink = createRecordingSink(mode)
+      const session = open(sink, { maxQueueBytes: 100 })
+      sink.full = true
+      session.send({ data: 'x' })
+      session.send({ data: 'y'.repeat(80) })
+      expect(session.closed).toBe(false)
+      session.send({ data: 'z'.repeat(20) })
+      expect(session.closeReason?.code).toBe('ERR_SERVER_SLOW_CONSUMER')
+    })
+
+    it('keeps unbounded bytes out of the bounds', async () => {
+      const sink = createRecordingSink(mode)
+      const session = open(sink, { maxQueueEvents: 2 })
+      sink.full = true
+      session.send({ data: 'x' })
+      session.sendBytes(new TextEncoder().encode('data: replay\n\n'.repeat(10)), { events: 10, bounded: false })
+      session.send({ data: 'a' })
+      session.send({ data: 'b' })
+      expect(session.closed).toBe(false)
+      expect(session.queuedEvents).toBe(12)
+      sink.drain()
+      await session.whenDrained()
+      expect(sink.text()).toBe(':\n\ndata: x\n\n' + 'data: replay\n\n'.repeat(10) + 'data: a\n\ndata: b\n\n')
+      session.close()
+    })
+  })
+
+  it('treats a sink without onDrain whose write returns false as drained', () => {
+    const writes: string[] = []
+    const controller = new AbortController()
+    const session = createSession(
+      { signal: controller.signal, write: (chunk) => (writes.push(decode(chunk)), false), close: () => undefined },
+      testRequest(),
+      { keepAliveScheduler: scheduler },
+    )
+    session.send({ data: 'a' })
+    session.send({ data: 'b' })
+    expect(writes).toEqual([':\n\n', 'data: a\n\n', 'data: b\n\n'])
+    expect(session.queuedEvents).toBe(0)
+    session.close()
+  })
+
+  describe('closing', () => {
+    it('close() hands the queue to the sink, ends it, aborts the signal, and is idempotent', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink)
+      const aborted = vi.fn()
+      session.signal.addEventListener('abort', aborted)
+      sink.full = true
+      session.send({ data: 'a' })
+      session.send({ data: 'b' })
+      session.send({ data: 'c' })
+      const drained = session.whenDrained()
+      session.close()
+      session.close()
+      await drained
+      expect(sink.text()).toBe(':\n\ndata: a\n\ndata: b\n\ndata: c\n\n')
+      expect(sink.closeCalls).toBe(1)
+      expect(aborted).toHaveBeenCalledTimes(1)
+      expect(session.closeReason).toBeInstanceOf(HeraldError)
+      expect(session.closeReason?.code).toBe('ERR_SERVER_SESSION_CLOSED')
+      expect(session.send({ data: 'd' })).toBe(false)
+      expect(session.comment('d')).toBe(false)
+      expect(session.sendBytes(new Uint8Array(1))).toBe(false)
+      await session.whenDrained()
+    })
+
+    it('close(reason) keeps the given reason', () => {
+      const session = open(createRecordingSink())
+      const reason = new HeraldError('ERR_HUB_EXAMPLE', 'token expired')
+      session.close(reason)
+      expect(session.closeReason).toBe(reason)
+      expect(session.signal.reason).toBe(reason)
+    })
+
+    it('closes with ERR_SERVER_CLIENT_GONE when the client goes, writing nothing more', () => {
+      const sink = createRecordingSink()
+      const session = open(sink)
+      sink.full = true
+      session.send({ data: 'a' })
+      session.send({ data: 'queued' })
+      sink.goAway()
+      expect(session.closeReason?.code).toBe('ERR_SERVER_CLIENT_GONE')
+      expect(sink.writes).toHaveLength(2)
+      expect(sink.closeCalls).toBe(1)
+      expect(session.queuedEvents).toBe(0)
+    })
+
+    it('closes with ERR_SERVER_WRITE_FAILED when the sink throws or rejects, and logs it', async () => {
+      const warn = vi.fn()
+      const controller = new AbortController()
+      let calls = 0
+      const throwing = createSession(
+        {
+          signal: controller.signal,
+          write: () => {
+            if (calls++ > 0) throw new Error('EPIPE')
+            return true
+          },
+          close: () => undefined,
+        },
+        testRequest(),
+        { keepAliveScheduler: scheduler, logger: { warn } },
+      )
+      expect(throwing.send({ data: 'x' })).toBe(false)
+      expect(throwing.closeReason?.code).toBe('ERR_SERVER_WRITE_FAILED')
+      expect((throwing.closeReason?.cause as Error).message).toBe('EPIPE')
+      expect(warn).toHaveBeenCalledTimes(1)
+
+      const rejecting = createSession(
+        { signal: new AbortController().signal, write: () => Promise.reject(new Error('reset')), close: () => undefined },
+        testRequest(),
+        { keepAliveScheduler: scheduler },
+      )
+      await rejecting.whenDrained()
+      expect(rejecting.closeReason?.code).toBe('ERR_SERVER_WRITE_FAILED')
+    })
+
+    it('survives a sink whose close throws, logging it', () => {
+      const warn = vi.fn()
+      const session = createSession(
+        {
+          signal: new AbortController().signal,
+          write: () => true,
+          close: () => {
+            throw new Error('boom')
+          },
+        },
+        testRequest(),
+        { keepAliveScheduler: scheduler, logger: { warn } },
+      )
+      session.close()
+      expect(session.closed).toBe(true)
+      expect(warn).toHaveBeenCalledWith('an SSE sink threw on close', expect.anything())
+    })
+  })
+
+  describe('stream()', () => {
+    it('pulls the next event only once the sink drained', async () => {
+      const sink = createRecordingSink('promise')
+      const session = open(sink, { maxQueueEvents: 1 })
+      let pulled = 0
+      const streamed = session.stream(
+        (function* () {
+          for (let i = 0; i < 5; i++) {
+            pulled++
+            yield { id: String(i), data: String(i) }
+          }
+        })(),
+      )
+      sink.full = true
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      // One event went to the full sink; nothing more is pulled until it drains.
+      expect(pulled).toBe(1)
+      expect(session.queuedEvents).toBe(0)
+      for (let i = 0; i < 4; i++) {
+        sink.drain()
+        sink.full = true
+        await new Promise((resolve) => setTimeout(resolve, 0))
+        expect(pulled).toBe(i + 2)
+      }
+      sink.drain()
+      await streamed
+      expect(session.closed).toBe(false)
+      expect(sink.writes.slice(1).map(decode)).toEqual([0, 1, 2, 3, 4].map((i) => `id: ${i}\ndata: ${i}\n\n`))
+      session.close()
+    })
+
+    it("calls the iterator's return() when the session closes, even while it waits for the source", async () => {
+      const session = open(createRecordingSink())
+      let finalized = false
+      let release: () => void = () => undefined
+      const streamed = session.stream(
+        (async function* () {
+          try {
+            yield { data: 'one' }
+            await new Promise<void>((resolve) => (release = resolve))
+            yield { data: 'two' }
+          } finally {
+            finalized = true
+          }
+        })(),
+      )
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      session.close()
+      release()
+      await streamed
+      expect(finalized).toBe(true)
+    })
+
+    it('closes with ERR_SERVER_SOURCE_FAILED when the source throws', async () => {
+      const session = open(createRecordingSink())
+      await session.stream(
+        (async function* () {
+          yield { data: 'one' }
+          await Promise.resolve()
+          throw new Error('model overloaded')
+        })(),
+      )
+      expect(session.closeReason?.code).toBe('ERR_SERVER_SOURCE_FAILED')
+      expect((session.closeReason?.cause as Error).message).toBe('model overloaded')
+    })
+
+    it('closes with ERR_SERVER_SOURCE_FAILED for an event it cannot send, and returns the iterator', async () => {
+      const session = open(createRecordingSink())
+      let finalized = false
+      await session.stream(
+        (function* () {
+          try {
+            yield { data: 'fine' }
+            yield { data: undefined }
+            yield { data: 'never' }
+          } finally {
+            finalized = true
+          }
+        })(),
+      )
+      expect(session.closeReason?.code).toBe('ERR_SERVER_SOURCE_FAILED')
+      expect(finalized).toBe(true)
+    })
+
+    it('leaves the session open when the source ends, and logs a return() that throws', async () => {
+      const warn = vi.fn()
+      const session = open(createRecordingSink(), { logger: { warn } })
+      await session.stream([{ data: 'a' }, { data: 'b' }])
+      expect(session.closed).toBe(false)
+      const iterable: AsyncIterable<{ data: string }> = {
+        [Symbol.asyncIterator]: () => ({
+          next: () => new Promise(() => undefined),
+          return: () => Promise.reject(new Error('cannot stop')),
+        }),
+      }
+      const streamed = session.stream(iterable)
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      session.close()
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      expect(warn).toHaveBeenCalledWith('an event source threw from return()', expect.anything())
+      void streamed
+    })
+  })
+
+  describe('keep-alive', () => {
+    beforeEach(() => {
+      vi.useFakeTimers()
+      scheduler = createKeepAliveScheduler({ now: () => Date.now() })
+    })
+    afterEach(() => {
+      vi.useRealTimers()
+    })
+
+    it('writes a comment after keepAliveMs of silence, and none while the session keeps writing', () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { keepAliveMs: 1000 })
+      // Due times are rounded up to an eighth of the interval: the keep-alive comes within 1000–1125 ms.
+      vi.advanceTimersByTime(1125)
+      expect(sink.writes.map(decode)).toEqual([':\n\n', ':\n\n'])
+      for (let i = 0; i < 10; i++) {
+        vi.advanceTimersByTime(500)
+        session.send({ data: String(i) })
+      }
+      expect(sink.writes.slice(2).map(decode).every((text) => text.startsWith('data:'))).toBe(true)
+      vi.advanceTimersByTime(1125)
+      expect(decode(sink.writes.at(-1))).toBe(':\n\n')
+      session.close()
+      expect(scheduler.size).toBe(0)
+      expect(vi.getTimerCount()).toBe(0)
+    })
+
+    it('writes no keep-alive while bytes wait for the client', () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { keepAliveMs: 1000 })
+      sink.full = true
+      session.send({ data: 'stuck' })
+      vi.advanceTimersByTime(5000)
+      expect(sink.writes).toHaveLength(2)
+      session.close()
+    })
+
+    it('does not schedule anything with keepAliveMs: null', () => {
+      const session = open(createRecordingSink(), { keepAliveMs: null })
+      expect(scheduler.size).toBe(0)
+      session.close()
+    })
+  })
+})
