@@ -1,0 +1,175 @@
+import { isAbsolute, resolve } from 'node:path'
+import type { Broker } from './broker/broker.js'
+import { MemoryBroker } from './broker/memory-broker.js'
+import { HubError } from './errors.js'
+import type { HistoryStore } from './history/history-store.js'
+import { MemoryHistory } from './history/memory-history.js'
+import { SqliteHistory } from './history/sqlite-history.js'
+
+/** What {@link createEngines} reads: the engine settings of the hub configuration (`HubConfig` fits). */
+export interface EngineSettings {
+  /** `sqlite:PATH` (SQLite file), `memory`, `redis://…` / `rediss://…` or `nats://…`. */
+  readonly history: string
+  /** `memory`, `redis://…` / `rediss://…` or `nats://…`. */
+  readonly broker: string
+  /** The most updates history keeps. @defaultValue the engine's own default */
+  readonly historySize?: number
+  /** How long history keeps an update, in milliseconds. @defaultValue the engine's own default */
+  readonly historyMaxAgeMs?: number
+}
+
+/** Options of {@link createEngines}. Every field is optional. */
+export interface CreateEnginesOptions {
+  /** The directory a relative `sqlite:PATH` is resolved against. @defaultValue `process.cwd()` */
+  readonly cwd?: string
+  /**
+   * Receives errors the engines report without failing a call (a failed batch deletion in SQLite, a broker listener
+   * that threw). @defaultValue a function that ignores them
+   */
+  readonly onError?: (error: HubError) => void
+}
+
+/** A history store and a broker, ready to hand to `createHub`. */
+export interface Engines {
+  readonly history: HistoryStore
+  readonly broker: Broker
+}
+
+/** The optional engines, loaded on demand so that their packages stay optional peers. */
+interface OptionalEngine {
+  readonly name: string
+  /** The engine module, relative to this file. */
+  readonly module: string
+  /** The packages it needs, for the error message. */
+  readonly packages: readonly string[]
+  readonly history: string
+  readonly broker: string
+}
+
+const REDIS: OptionalEngine = { name: 'Redis', module: './redis/index.js', packages: ['redis'], history: 'RedisHistory', broker: 'RedisBroker' }
+const NATS: OptionalEngine = {
+  name: 'NATS',
+  module: './nats/index.js',
+  packages: ['@nats-io/transport-node', '@nats-io/jetstream'],
+  history: 'NatsHistory',
+  broker: 'NatsBroker',
+}
+
+type EngineConstructor<T> = new (options: Record<string, unknown>) => T
+
+/**
+ * Builds the history store and the broker a configuration names:
+ *
+ * - `sqlite:PATH` → {@link SqliteHistory} on that file (relative to `cwd`; `sqlite::memory:` for a private in-memory
+ *   database), bounded by `historySize` and `historyMaxAgeMs`;
+ * - `memory` → {@link MemoryHistory} / {@link MemoryBroker} (one process);
+ * - `redis://…`, `rediss://…` → `RedisHistory` / `RedisBroker`, `nats://…` → `NatsHistory` / `NatsBroker`, loaded
+ *   with a dynamic `import()` so their packages (`redis`, `@nats-io/*`) are needed only when used.
+ *
+ * When the broker cannot be built, the history already opened is closed before the error propagates.
+ *
+ * @throws `ERR_HUB_INVALID_OPTION` for a string that names no engine; `ERR_HUB_ENGINE_UNAVAILABLE` when the optional
+ * package of a Redis or NATS engine is not installed (the message names it); the engines' own construction errors
+ * (`ERR_HUB_HISTORY_OPEN_FAILED`, …).
+ * @example
+ * ```ts
+ * const { config } = loadConfig({ argv: process.argv.slice(2), env: process.env })
+ * const { history, broker } = await createEngines(config)
+ * const hub = createHub({ history, broker })
+ * ```
+ */
+export async function createEngines(settings: EngineSettings, options: CreateEnginesOptions = {}): Promise<Engines> {
+  const history = await createHistory(settings, options)
+  try {
+    return { history, broker: await createBroker(settings.broker, options) }
+  } catch (error) {
+    await history.close().catch(() => undefined)
+    throw error
+  }
+}
+
+/**
+ * Builds the history store named by `settings.history` (see {@link createEngines}).
+ *
+ * @example
+ * ```ts
+ * const history = await createHistory({ history: 'sqlite:./herald.db', broker: 'memory', historySize: 50_000 })
+ * ```
+ */
+export async function createHistory(settings: EngineSettings, options: CreateEnginesOptions = {}): Promise<HistoryStore> {
+  const spec = settings.history
+  const bounds = {
+    ...(settings.historySize !== undefined && { maxEntries: settings.historySize }),
+    ...(settings.historyMaxAgeMs !== undefined && { maxAgeMs: settings.historyMaxAgeMs }),
+  }
+  if (spec.startsWith('sqlite:')) {
+    const file = spec.slice('sqlite:'.length)
+    if (file === '') throw new HubError('ERR_HUB_INVALID_OPTION', 'history "sqlite:" needs a file path, e.g. sqlite:./herald.db')
+    const path = file === ':memory:' || isAbsolute(file) ? file : resolve(options.cwd ?? process.cwd(), file)
+    return new SqliteHistory({ path, ...bounds, ...(options.onError !== undefined && { onError: options.onError }) })
+  }
+  if (spec === 'memory') return new MemoryHistory(bounds)
+  const engine = optionalEngine(spec)
+  if (engine === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `history "${spec}" is not sqlite:PATH, memory, redis://… or nats://…`)
+  const History = await loadEngine<HistoryStore>(engine, engine.history)
+  return new History({ url: spec, ...bounds, ...(options.onError !== undefined && { onError: options.onError }) })
+}
+
+/**
+ * Builds the broker named by `spec` (see {@link createEngines}).
+ *
+ * @example
+ * ```ts
+ * const broker = await createBroker('redis://127.0.0.1:6379')
+ * ```
+ */
+export async function createBroker(spec: string, options: CreateEnginesOptions = {}): Promise<Broker> {
+  const onError = options.onError !== undefined ? { onError: options.onError } : {}
+  if (spec === 'memory') return new MemoryBroker(onError)
+  const engine = optionalEngine(spec)
+  if (engine === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `broker "${spec}" is not memory, redis://… or nats://…`)
+  const Broker = await loadEngine<Broker>(engine, engine.broker)
+  return new Broker({ url: spec, ...onError })
+}
+
+function optionalEngine(spec: string): OptionalEngine | undefined {
+  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) return REDIS
+  if (spec.startsWith('nats://')) return NATS
+  return undefined
+}
+
+/** The part of Node's module-not-found message that names what is missing: a package or a file. */
+const NOT_FOUND = /Cannot find (?:package|module) '([^']+)'/
+
+async function loadEngine<T>(engine: OptionalEngine, exportName: string): Promise<EngineConstructor<T>> {
+  let loaded: Record<string, unknown>
+  try {
+    // A computed specifier: the engine module and its packages are loaded only when configured.
+    const specifier: string = engine.module
+    loaded = (await import(specifier)) as Record<string, unknown>
+  } catch (error) {
+    const missing = notFound(error)
+    if (missing === undefined) throw error
+    const install = `npm install ${engine.packages.join(' ')}`
+    const message = engine.packages.some((name) => missing === name || missing.startsWith(`${name}/`))
+      ? `the ${engine.name} engine needs the optional package ${missing}, which is not installed: ${install}`
+      : `the ${engine.name} engine is not available in this build of Herald (${missing} not found); it needs ${engine.packages.join(' and ')}`
+    throw new HubError('ERR_HUB_ENGINE_UNAVAILABLE', message, { cause: error })
+  }
+  const constructor = loaded[exportName]
+  if (typeof constructor !== 'function') {
+    throw new HubError('ERR_HUB_ENGINE_UNAVAILABLE', `the ${engine.name} engine module does not export ${exportName}`)
+  }
+  return constructor as EngineConstructor<T>
+}
+
+/** What a module-not-found error says is missing, or `undefined` for any other error. */
+function notFound(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined
+  const { code, message } = error as { code?: unknown; message?: unknown }
+  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND' && !(typeof message === 'string' && message.includes('Failed to load url'))) {
+    return undefined
+  }
+  if (typeof message !== 'string') return 'a module'
+  return NOT_FOUND.exec(message)?.[1] ?? /Failed to load url (\S+)/.exec(message)?.[1] ?? 'a module'
+}
