@@ -29,7 +29,7 @@ export interface RedisClientSettings {
   readonly url: string
   readonly clientOptions: RedisEngineClientOptions | undefined
   readonly commandTimeoutMs: number
-  /** Connection name shown by `CLIENT LIST`, unless `clientOptions.name` sets one. */
+  /** Connection name shown by `CLIENT LIST` (it overrides `clientOptions.name`). */
   readonly name: string
   /** Called once per outage with the first error (a failed connect, a lost socket). */
   readonly onDown: (cause: unknown) => void
@@ -45,9 +45,9 @@ export interface RedisClientSettings {
 export function createRedisClient(settings: RedisClientSettings): ReturnType<typeof createClient> {
   const { clientOptions } = settings
   const client = createClient({
-    name: settings.name,
     commandsQueueMaxLength: DEFAULT_REDIS_MAX_QUEUED_COMMANDS,
     ...clientOptions,
+    name: settings.name,
     url: settings.url,
     RESP: 2,
     commandOptions: { timeout: settings.commandTimeoutMs },

@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { HubError } from '../errors.js'
 import { historyConformance, sampleUpdate } from '../history/testing/history-suite.js'
-import { compareOffsets } from '../stream-position.js'
+import { compareOffsets, type StreamPosition } from '../stream-position.js'
 import {
   DEFAULT_REDIS_HISTORY_KEY_PREFIX,
   DEFAULT_REDIS_HISTORY_MAX_AGE_MS,
@@ -11,7 +12,16 @@ import {
   RedisHistory,
   type RedisHistoryOptions,
 } from './redis-history.js'
-import { adminClient, deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from './testing/redis-service.js'
+import {
+  adminClient,
+  deleteKeys,
+  killConnections,
+  REDIS_URL,
+  redisUrlWithDatabase,
+  requireRedis,
+  uniquePrefix,
+} from './testing/redis-service.js'
+import { startTcpProxy } from './testing/tcp-proxy.js'
 
 const hasRedis = await requireRedis()
 
@@ -210,5 +220,131 @@ describe.runIf(hasRedis)('RedisHistory', () => {
     expect(new Set(positions.map((p) => p.offset)).size).toBe(positions.length)
     const { messages } = await nodes[0]!.readAfter('earliest', everything)
     expect(messages).toHaveLength(6)
+  })
+})
+
+/** The logical database the flush test empties; nothing else may use it. */
+const FLUSHED_DATABASE = 9
+
+describe.runIf(hasRedis)('RedisHistory under faults', () => {
+  const opened: RedisHistory[] = []
+  const prefixes: string[] = []
+
+  function open(options: RedisHistoryOptions = {}): RedisHistory {
+    const keyPrefix = options.keyPrefix ?? uniquePrefix('faults')
+    prefixes.push(keyPrefix)
+    const history = new RedisHistory({ url: REDIS_URL, keyPrefix, ...options })
+    opened.push(history)
+    return history
+  }
+
+  afterEach(async () => {
+    for (const history of opened.splice(0)) await history.close()
+    for (const prefix of prefixes.splice(0)) await deleteKeys(REDIS_URL, prefix)
+  })
+
+  it('never acknowledges an append it then loses when its connection is killed mid-stream', async () => {
+    const name = `herald-test-${randomUUID()}`
+    const errors: HubError[] = []
+    const history = open({ clientOptions: { name }, onError: (error) => errors.push(error) })
+    await history.append(sampleUpdate(0)) // connected
+    const outcomes = Array.from({ length: 300 }, (_, n) =>
+      history.append(sampleUpdate(n + 1)).then(
+        (position) => ({ n: n + 1, position }),
+        (error: unknown) => ({ n: n + 1, error: error as HubError }),
+      ),
+    )
+    // Killed while the appends are on the wire: the ones in flight fail, the queued ones follow the reconnect.
+    expect(await killConnections(name)).toBe(1)
+    const settled = await Promise.all(outcomes)
+    const acknowledged = settled.flatMap((o) => ('position' in o ? [o] : []))
+    for (const outcome of settled) {
+      if ('error' in outcome) expect(outcome.error.code).toBe('ERR_HUB_HISTORY_UNAVAILABLE')
+    }
+    expect(acknowledged.length).toBeGreaterThan(0)
+    // A read sent on the dying connection fails like the appends did; the next one goes over the new connection.
+    const { messages } = await vi.waitFor(() => history.readAfter('earliest', everything), { timeout: 5_000, interval: 50 })
+    const stored = new Map(messages.map((m) => [m.position.offset, m.update.id]))
+    for (const { n, position } of acknowledged) expect(stored.get(position.offset)).toBe(sampleUpdate(n).id)
+    for (let i = 1; i < acknowledged.length; i++) {
+      expect(compareOffsets(acknowledged[i - 1]!.position.offset, acknowledged[i]!.position.offset)).toBeLessThan(0)
+    }
+    expect(errors.some((e) => e.code === 'ERR_HUB_HISTORY_UNAVAILABLE')).toBe(true)
+    // And it works again.
+    const later = await history.append(sampleUpdate(1_000))
+    expect(await history.locate(sampleUpdate(1_000).id)).toEqual(later)
+  })
+
+  it('fails an append with ERR_HUB_HISTORY_UNAVAILABLE while Redis stays unreachable past commandTimeoutMs, and never applies it later', async () => {
+    const target = new URL(REDIS_URL)
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) })
+    try {
+      const keyPrefix = uniquePrefix('timeout')
+      const history = open({ url: `redis://127.0.0.1:${proxy.port}`, keyPrefix, commandTimeoutMs: 200 })
+      const before = await history.append(sampleUpdate(1))
+      proxy.down()
+      await expect(history.append(sampleUpdate(2))).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+      await expect(history.readAfter(before, everything)).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+      proxy.up()
+      // Once reconnected, only what was acknowledged is there: the timed-out append left the queue unsent.
+      const page = await vi.waitFor(() => history.readAfter('earliest', everything), { timeout: 10_000, interval: 100 })
+      expect(page.messages.map((m) => m.position)).toEqual([before])
+      expect((await history.append(sampleUpdate(3))).epoch).toBe(before.epoch)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('rejects with ERR_HUB_HISTORY_UNAVAILABLE when Redis cannot be reached at all', async () => {
+    const errors: HubError[] = []
+    const history = open({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 200, onError: (error) => errors.push(error) })
+    await expect(history.append(sampleUpdate(1))).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+    await expect(history.readAfter('earliest', everything)).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+    await expect(history.locate('urn:x')).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+    expect(errors[0]?.code).toBe('ERR_HUB_HISTORY_UNAVAILABLE')
+    await history.close()
+    await expect(history.size()).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_CLOSED' })
+  })
+
+  it('starts a new epoch after FLUSHDB, so an old position reads as a gap and an old id is unknown', async () => {
+    const url = redisUrlWithDatabase(FLUSHED_DATABASE)
+    const keyPrefix = uniquePrefix('flush')
+    const history = open({ url, keyPrefix })
+    const positions: StreamPosition[] = []
+    for (let n = 0; n < 5; n++) positions.push(await history.append(sampleUpdate(n)))
+    const admin = await adminClient(url)
+    try {
+      await admin.flushDb()
+    } finally {
+      admin.destroy()
+    }
+    const page = await history.readAfter(positions[2]!, everything)
+    expect(page).toMatchObject({ messages: [], done: true, gap: true })
+    expect(page.next!.epoch).not.toBe(positions[0]!.epoch)
+    expect(await history.locate(sampleUpdate(1).id)).toBeUndefined()
+    const fresh = await history.append(sampleUpdate(10))
+    expect(fresh.epoch).toBe(page.next!.epoch)
+    // A position of the lost epoch is a gap even when its offset is below the new entries.
+    const resumed = await history.readAfter(positions[4]!, everything)
+    expect(resumed.gap).toBe(true)
+    expect(resumed.messages.map((m) => m.position)).toEqual([fresh])
+    // And another node, started after the flush, agrees on the new epoch.
+    const other = open({ url, keyPrefix })
+    expect((await other.readAfter('earliest', everything)).messages.map((m) => m.position)).toEqual([fresh])
+  })
+
+  it('starts a new epoch when one of its keys vanished on its own (eviction under maxmemory, a manual DEL)', async () => {
+    const keyPrefix = uniquePrefix('partial')
+    const history = open({ keyPrefix })
+    const old = await history.append(sampleUpdate(1))
+    const admin = await adminClient()
+    try {
+      await admin.del(`${keyPrefix}stream`)
+    } finally {
+      admin.destroy()
+    }
+    const page = await history.readAfter(old, everything)
+    expect(page.gap).toBe(true)
+    expect(page.next!.epoch).not.toBe(old.epoch)
   })
 })

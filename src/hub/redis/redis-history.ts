@@ -41,7 +41,10 @@ export interface RedisHistoryOptions {
    * @defaultValue `'redis://127.0.0.1:6379'`
    */
   readonly url?: string
-  /** Further node-redis client settings: TLS, socket, credentials, connection `name`, reconnect strategy. */
+  /**
+   * Further node-redis client settings: TLS, socket, credentials, reconnect strategy, and the connection `name`
+   * `CLIENT LIST` shows (default `herald-history`).
+   */
   readonly clientOptions?: RedisEngineClientOptions
   /**
    * The prefix of the four keys the history uses: `<prefix>epoch`, `<prefix>meta`, `<prefix>stream` and
@@ -348,7 +351,7 @@ export class RedisHistory implements HistoryStore {
       url: this.#url,
       clientOptions: this.#clientOptions,
       commandTimeoutMs: this.#commandTimeoutMs,
-      name: 'herald-history',
+      name: this.#clientOptions?.name ?? 'herald-history',
       onDown: (cause) => {
         this.#loaded.clear()
         if (this.#closed) return

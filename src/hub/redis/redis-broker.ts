@@ -1,0 +1,377 @@
+import type { Broker, Unsubscribe } from '../broker/broker.js'
+import { HubError } from '../errors.js'
+import { checkOptionsObject, functionOption, integerOption } from '../history/option-checks.js'
+import type { HubMessage } from '../update.js'
+import { decodeMessage, encodeMessage } from './message-codec.js'
+import {
+  createRedisClient,
+  DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+  DEFAULT_REDIS_URL,
+  destroyRedisClient,
+  messageOf,
+  objectOption,
+  stringOption,
+  type RedisClient,
+  type RedisEngineClientOptions,
+} from './redis-connection.js'
+
+/** The pub/sub channel a {@link RedisBroker} uses by default. */
+export const DEFAULT_REDIS_BROKER_CHANNEL = 'herald:broker'
+
+/** Options of {@link RedisBroker}. Every field is optional. */
+export interface RedisBrokerOptions {
+  /**
+   * The Redis server, as a `redis://` or `rediss://` (TLS) URL with optional credentials. Pub/sub ignores the
+   * database index: every database of a server shares the channels.
+   *
+   * @defaultValue `'redis://127.0.0.1:6379'`
+   */
+  readonly url?: string
+  /**
+   * Further node-redis client settings: TLS, socket, credentials, reconnect strategy. A `name` is given to both
+   * connections with `:publish` and `:subscribe` appended (default `herald-broker`), as `CLIENT LIST` shows them.
+   */
+  readonly clientOptions?: RedisEngineClientOptions
+  /**
+   * The pub/sub channel. Every hub node of one cluster uses the same; give other clusters on the same Redis their
+   * own.
+   *
+   * @defaultValue {@link DEFAULT_REDIS_BROKER_CHANNEL} (`'herald:broker'`)
+   */
+  readonly channel?: string
+  /**
+   * How long `publish` and `subscribe` wait for Redis, waiting in the queue while the connection is re-established
+   * included, before they fail with `ERR_HUB_BROKER_UNAVAILABLE`.
+   *
+   * @defaultValue `DEFAULT_REDIS_COMMAND_TIMEOUT_MS` (5 s)
+   */
+  readonly commandTimeoutMs?: number
+  /**
+   * Receives errors that do not fail a call: a listener that threw (`ERR_HUB_BROKER_LISTENER_FAILED`), a message on
+   * the channel that is not Herald's (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
+   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own). An error thrown by `onError` itself is
+   * rethrown from a microtask.
+   *
+   * @defaultValue a function that ignores the error
+   */
+  readonly onError?: (error: HubError) => void
+}
+
+/** Why a subscription may have missed messages. */
+export interface RedisMissedMessages {
+  /** The subscriber connection was lost and is back: messages published in between were not delivered. */
+  readonly reason: 'reconnect'
+  /** When the connection was found lost, in milliseconds since the epoch (this process's clock). */
+  readonly disconnectedAt: number
+}
+
+/** Options of one {@link RedisBroker.subscribe} call. */
+export interface RedisBrokerSubscribeOptions {
+  /**
+   * Called once the subscriber connection is back and re-subscribed after it was lost, for each subscription active
+   * at that moment: messages published meanwhile are gone (pub/sub keeps nothing). It is called before any message
+   * received on the new connection reaches the listener, so from the call on: hold live messages back, re-read
+   * history after the last position the subscription saw (`HistoryStore.readAfter`), then release the held messages,
+   * dropping those whose position was already read (same epoch, offset not greater). Never throw from it (a throw
+   * goes to `onError` as `ERR_HUB_BROKER_LISTENER_FAILED`).
+   */
+  readonly onMissed?: (event: RedisMissedMessages) => void
+}
+
+interface Listener {
+  readonly onMessage: (message: HubMessage) => void
+  readonly onMissed: ((event: RedisMissedMessages) => void) | undefined
+  active: boolean
+}
+
+interface Waiter {
+  readonly resolve: () => void
+  readonly reject: (error: HubError) => void
+}
+
+const OWNER = 'RedisBroker'
+const RESOLVED = Promise.resolve()
+
+/**
+ * A broker on Redis pub/sub, for hub nodes that share one Redis: a message published on any node reaches the
+ * listeners of every node.
+ *
+ * - **One channel, two connections.** Every message goes to one channel (`channel`), JSON-encoded once per publish.
+ *   Publishes go out on one connection, in call order (node-redis pipelines them); a dedicated connection holds the
+ *   subscription, as Redis requires. Redis delivers a channel's messages in the order it executed the `PUBLISH`es,
+ *   so each publisher's order (and so each topic's order) holds at every listener. One channel rather than one per
+ *   topic keeps that order across topics too; every node needs every message anyway.
+ * - **Acknowledgement.** `publish` resolves once Redis has executed the `PUBLISH`, that is handed the message to
+ *   every subscribed connection. It rejects with `ERR_HUB_BROKER_UNAVAILABLE` when Redis does not answer within
+ *   `commandTimeoutMs` (while the connection is down, publishes wait in the queue for it to come back, up to that
+ *   bound). A rejected publish was not acknowledged; it may still be delivered if Redis got it just before the
+ *   connection broke, never the reverse.
+ * - **At most once, and reconnects.** Pub/sub keeps nothing: messages published while the subscriber connection is
+ *   down are lost to this node. node-redis reconnects and re-subscribes on its own; once it has, the broker calls the
+ *   `onMissed` callback of every subscription that was active (see {@link RedisBrokerSubscribeOptions}), so the hub
+ *   re-reads history. The same happens when Redis drops a subscriber that fell behind
+ *   (`client-output-buffer-limit pubsub`).
+ * - **Listeners** are called one message at a time, in order, on the subscriber connection's event; the same frozen
+ *   message object goes to every listener of this node. The Redis subscription stays open until `close()`, even
+ *   with no listener.
+ *
+ * @example
+ * ```ts
+ * const broker = new RedisBroker({ url: 'redis://cache.internal:6379', onError: (error) => log.warn(error) })
+ * await broker.subscribe((message) => node.dispatch(message), { onMissed: () => node.resyncFromHistory() })
+ * await broker.publish({ update, position })
+ * ```
+ * @see https://redis.io/docs/latest/develop/interact/pubsub/
+ */
+export class RedisBroker implements Broker {
+  readonly #url: string
+  readonly #clientOptions: RedisEngineClientOptions | undefined
+  readonly #channel: string
+  readonly #commandTimeoutMs: number
+  readonly #onError: (error: HubError) => void
+  readonly #name: string
+  #publisher: RedisClient | undefined
+  #subscriber: RedisClient | undefined
+  /** Redis confirmed the SUBSCRIBE (node-redis re-sends it on every reconnect, before `ready`). */
+  #subscribed = false
+  #subscribing = false
+  /** The subscriber connection is up. */
+  #subscriberUp = false
+  /** The subscriber connection was lost after the subscription was confirmed; `onMissed` is due. */
+  #missedPending = false
+  #disconnectedAt = 0
+  /** Replaced, never mutated, so a delivery can keep the array it started with (copy on write). */
+  #listeners: readonly Listener[] = []
+  #waiters: Waiter[] = []
+  #closed = false
+
+  constructor(options: RedisBrokerOptions = {}) {
+    checkOptionsObject(OWNER, options)
+    this.#url = stringOption(OWNER, 'url', options.url, DEFAULT_REDIS_URL)
+    this.#clientOptions = objectOption(OWNER, 'clientOptions', options.clientOptions)
+    this.#channel = stringOption(OWNER, 'channel', options.channel, DEFAULT_REDIS_BROKER_CHANNEL)
+    this.#commandTimeoutMs = integerOption(OWNER, 'commandTimeoutMs', options.commandTimeoutMs, DEFAULT_REDIS_COMMAND_TIMEOUT_MS, 1)
+    this.#onError = functionOption(OWNER, 'onError', options.onError, ignoreError)
+    this.#name = this.#clientOptions?.name ?? 'herald-broker'
+  }
+
+  publish(message: HubMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError())
+    let payload: string
+    try {
+      payload = encodeMessage(message)
+    } catch (cause) {
+      return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
+    }
+    // Sent at once, without awaiting anything first: publishes go out in call order.
+    return this.#publisherClient()
+      .publish(this.#channel, payload)
+      .then(
+        () => undefined,
+        (cause: unknown) => {
+          throw this.#closed
+            ? closedError(cause)
+            : new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the message was not acknowledged: ${messageOf(cause)}`, { cause })
+        },
+      )
+  }
+
+  /**
+   * Subscribes a listener; see {@link Broker.subscribe}. Resolves once Redis confirmed the channel subscription (at
+   * once when it already has and the connection is up).
+   *
+   * @throws `ERR_HUB_BROKER_UNAVAILABLE` (rejects) when Redis does not confirm within `commandTimeoutMs`;
+   *   `ERR_HUB_BROKER_CLOSED` after `close()`.
+   */
+  async subscribe(onMessage: (message: HubMessage) => void, options: RedisBrokerSubscribeOptions = {}): Promise<Unsubscribe> {
+    if (this.#closed) throw closedError()
+    if (typeof onMessage !== 'function') {
+      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: a listener must be a function, not ${typeof onMessage}`)
+    }
+    const { onMissed } = options
+    if (onMissed !== undefined && typeof onMissed !== 'function') {
+      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: onMissed must be a function, not ${typeof onMissed}`)
+    }
+    await this.#whenSubscribed()
+    // close() may have run while waiting.
+    this.#checkOpen()
+    const listener: Listener = { onMessage, onMissed, active: true }
+    this.#listeners = [...this.#listeners, listener]
+    return () => {
+      if (listener.active) {
+        listener.active = false
+        this.#listeners = this.#listeners.filter((other) => other !== listener)
+      }
+      return RESOLVED
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return RESOLVED
+    this.#closed = true
+    for (const listener of this.#listeners) listener.active = false
+    this.#listeners = []
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError())
+    if (this.#publisher !== undefined) destroyRedisClient(this.#publisher)
+    if (this.#subscriber !== undefined) destroyRedisClient(this.#subscriber)
+    return RESOLVED
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw closedError()
+  }
+
+  #publisherClient(): RedisClient {
+    this.#publisher ??= createRedisClient({
+      url: this.#url,
+      clientOptions: this.#clientOptions,
+      commandTimeoutMs: this.#commandTimeoutMs,
+      name: `${this.#name}:publish`,
+      onDown: (cause) => this.#reportDown('publisher', cause),
+      onReady: () => undefined,
+    })
+    return this.#publisher
+  }
+
+  /** Resolves once the channel subscription is confirmed and its connection is up; rejects after the timeout. */
+  #whenSubscribed(): Promise<void> {
+    if (this.#subscribed && this.#subscriberUp) return RESOLVED
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((other) => other !== waiter)
+        reject(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: Redis did not confirm the subscription within ${this.#commandTimeoutMs} ms`))
+      }, this.#commandTimeoutMs)
+      const waiter: Waiter = {
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+        reject: (error) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      }
+      this.#waiters.push(waiter)
+      if (this.#subscriber === undefined) {
+        this.#subscriber = createRedisClient({
+          url: this.#url,
+          clientOptions: this.#clientOptions,
+          commandTimeoutMs: this.#commandTimeoutMs,
+          name: `${this.#name}:subscribe`,
+          onDown: (cause) => {
+            if (this.#subscribed && !this.#missedPending) {
+              this.#missedPending = true
+              this.#disconnectedAt = Date.now()
+            }
+            this.#subscriberUp = false
+            this.#reportDown('subscriber', cause)
+          },
+          onReady: () => this.#onSubscriberReady(),
+        })
+        this.#sendSubscribe()
+      }
+    })
+  }
+
+  #sendSubscribe(): void {
+    const subscriber = this.#subscriber
+    if (subscriber === undefined || this.#subscribing || this.#subscribed || this.#closed) return
+    this.#subscribing = true
+    subscriber.subscribe(this.#channel, (payload: string) => this.#receive(payload)).then(
+      () => {
+        this.#subscribing = false
+        this.#subscribed = true
+        this.#wakeWaiters()
+      },
+      () => {
+        // The connection broke before Redis answered; the next `ready` sends it again.
+        this.#subscribing = false
+      },
+    )
+  }
+
+  #onSubscriberReady(): void {
+    this.#subscriberUp = true
+    if (!this.#subscribed) {
+      this.#sendSubscribe()
+      return
+    }
+    // node-redis re-sent SUBSCRIBE and got its answer before reporting `ready`: from here on, messages arrive again.
+    this.#notifyMissed()
+    this.#wakeWaiters()
+  }
+
+  #wakeWaiters(): void {
+    if (!this.#subscribed || !this.#subscriberUp) return
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve()
+  }
+
+  /**
+   * Calls `onMissed` once per outage, before any message received on the new connection reaches a listener: a
+   * message can arrive in the same read as the SUBSCRIBE answer, before node-redis reports `ready`.
+   */
+  #notifyMissed(): void {
+    if (!this.#missedPending) return
+    this.#missedPending = false
+    const event: RedisMissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt })
+    for (const listener of this.#listeners) {
+      if (!listener.active || listener.onMissed === undefined) continue
+      try {
+        listener.onMissed(event)
+      } catch (error) {
+        this.#reportListenerFailure(error)
+      }
+    }
+  }
+
+  #receive(payload: string): void {
+    this.#notifyMissed()
+    const listeners = this.#listeners
+    if (listeners.length === 0) return
+    let message: HubMessage
+    try {
+      message = decodeMessage(payload)
+    } catch (cause) {
+      this.#report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: dropped a message that is not Herald's: ${messageOf(cause)}`, { cause }))
+      return
+    }
+    for (const listener of listeners) {
+      if (!listener.active) continue
+      try {
+        const result: unknown = listener.onMessage(message)
+        if (isThenable(result)) result.then(undefined, (error: unknown) => this.#reportListenerFailure(error))
+      } catch (error) {
+        this.#reportListenerFailure(error)
+      }
+    }
+  }
+
+  #reportDown(connection: string, cause: unknown): void {
+    if (this.#closed) return
+    this.#report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: lost the ${connection} connection to Redis: ${messageOf(cause)}`, { cause }))
+  }
+
+  #reportListenerFailure(cause: unknown): void {
+    this.#report(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause }))
+  }
+
+  #report(error: HubError): void {
+    try {
+      this.#onError(error)
+    } catch (reporterError) {
+      queueMicrotask(() => {
+        throw reporterError
+      })
+    }
+  }
+}
+
+function closedError(cause?: unknown): HubError {
+  return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+function ignoreError(): void {}

@@ -1,0 +1,73 @@
+import { createServer, connect, type Socket } from 'node:net'
+
+/** A TCP proxy in front of a server, to cut a client's connection or keep the server unreachable for a while. */
+export interface TcpProxy {
+  /** The port clients connect to, on 127.0.0.1. */
+  readonly port: number
+  /** Closes every proxied connection at once, as a network failure would; new connections are accepted. */
+  cut(): void
+  /** Closes every proxied connection and refuses new ones (they are closed on arrival) until {@link TcpProxy.up}. */
+  down(): void
+  /** Accepts and forwards new connections again. */
+  up(): void
+  /** Stops the proxy and closes every connection. */
+  close(): Promise<void>
+}
+
+/**
+ * Starts a proxy on a free port of 127.0.0.1 that forwards each connection to `target`.
+ *
+ * @example
+ * ```ts
+ * const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 })
+ * const history = new RedisHistory({ url: `redis://127.0.0.1:${proxy.port}` })
+ * proxy.down() // the connection breaks and every reconnect attempt fails
+ * ```
+ */
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const sockets = new Set<Socket>()
+  let accepting = true
+  const track = (socket: Socket): void => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => socket.destroy())
+  }
+  const server = createServer((client) => {
+    track(client)
+    if (!accepting) {
+      client.destroy()
+      return
+    }
+    const upstream = connect(target)
+    track(upstream)
+    client.pipe(upstream)
+    upstream.pipe(client)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('the proxy has no TCP address')
+  const cut = (): void => {
+    for (const socket of sockets) socket.destroy()
+  }
+  return {
+    port: address.port,
+    cut,
+    down: () => {
+      accepting = false
+      cut()
+    },
+    up: () => {
+      accepting = true
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        cut()
+        server.close(() => resolve())
+      }),
+  }
+}
