@@ -35,23 +35,22 @@ export class EventStreamParser extends TransformStream<Uint8Array | string, Pars
     if (onError !== 'terminate' && typeof onError !== 'function') {
       throw new ProtocolError('ERR_PROTOCOL_INVALID_OPTION', `onError must be 'terminate' or a function, not ${String(onError)}`)
     }
-    // Built before super() so that invalid options throw here, at construction.
-    let enqueue: (event: ParsedEvent) => void = () => undefined
-    let fail: (error: ProtocolError) => void = () => undefined
+    // Built before super() so that invalid options throw here, at construction. `start` runs inside super(), before
+    // any chunk can arrive, so the controller is always set when a callback runs.
+    let controller!: TransformStreamDefaultController<ParsedEvent>
     const parser = createParser(
       {
-        onEvent: (event) => enqueue(event),
+        onEvent: (event) => controller.enqueue(event),
         ...(onRetry !== undefined && { onRetry }),
         ...(onComment !== undefined && { onComment }),
         ...(onLastEventId !== undefined && { onLastEventId }),
-        onError: (error) => (onError === 'terminate' ? fail(error) : onError(error)),
+        onError: (error) => (onError === 'terminate' ? controller.error(error) : onError(error)),
       },
       parserOptions,
     )
     super({
-      start(controller) {
-        enqueue = (event) => controller.enqueue(event)
-        fail = (error) => controller.error(error)
+      start(c) {
+        controller = c
       },
       transform(chunk) {
         parser.feed(chunk)
