@@ -31,8 +31,8 @@ export interface BackoffOptions {
   maxMs?: number
   /**
    * The most consecutive reconnection attempts that may fail before the client gives up with
-   * `ERR_CLIENT_RETRIES_EXHAUSTED`. An attempt counts as failed until its connection delivers something (an event,
-   * a comment, a field). `null` never gives up.
+   * `ERR_CLIENT_RETRIES_EXHAUSTED`. An attempt counts as failed unless its connection delivered an event or a new
+   * last event ID (comments and `retry` fields do not count). `null` never gives up.
    * @defaultValue `null` for `EventSource` (like a browser's), 3 for `fetchEventStream`
    */
   maxAttempts?: number | null

@@ -20,11 +20,28 @@ const BOM = [0xef, 0xbb, 0xbf] as const
  * browsers do, so that it behaves like the native `EventSource` on the same server.
  *
  * The buffer is set by feeding the parser a data-less `id` block, which dispatches nothing. The parser strips a byte
- * order mark only at the very start of its input, so the one that may start the body is stripped here.
+ * order mark only at the very start of its input, which is then that block, so the one that may start the body is
+ * stripped here.
  */
 export function createConnectionParser(callbacks: ParserCallbacks, maxBufferBytes: number | null, lastEventId: string): ConnectionParser {
-  const parser = createParser(callbacks, { maxBufferBytes })
-  if (lastEventId !== '') parser.feed(`id: ${lastEventId}\n\n`)
+  // The priming below sets the last event ID the source already has: it must not be reported as news.
+  let priming = true
+  const { onLastEventId } = callbacks
+  const parser = createParser(
+    onLastEventId === undefined
+      ? callbacks
+      : {
+          ...callbacks,
+          onLastEventId: (id) => {
+            if (!priming) onLastEventId(id)
+          },
+        },
+    { maxBufferBytes },
+  )
+  // Either input also takes the parser past the start of its stream, so that it never strips a BOM itself: a second
+  // BOM in the body is data, not the leading one.
+  parser.feed(lastEventId === '' ? '\n' : `id: ${lastEventId}\n\n`)
+  priming = false
   // The first bytes of the body, held while they may still be the start of a BOM split across chunks.
   let head: Uint8Array | undefined
   let atStart = true

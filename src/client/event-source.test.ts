@@ -462,6 +462,14 @@ describe('[non-spec] retryOn and backoff', () => {
     expect((last.cause as ClientError).code).toBe('ERR_CLIENT_HTTP_STATUS')
   })
 
+  it('[non-spec] counts failures the same when the source has a last event ID', async () => {
+    const server = await serve({ '/e': stream('retry: 10\nid: 1\n\n') })
+    const log = logSource(open(`${server.origin}/e`, { lastEventId: '0', backoff: { initialMs: 10, maxMs: 20, maxAttempts: 2 } }))
+    await log.waitFor('error ERR_CLIENT_RETRIES_EXHAUSTED 2')
+    // The first connection set an id (it was productive); the next ones only repeated it and count as failures.
+    expect(server.requestsTo('/e').map((r) => r.headers['last-event-id'])).toEqual(['0', '1', '1'])
+  })
+
   it('[non-spec] network errors can be made final', async () => {
     const source = open('http://127.0.0.1:9/e', { retryOn: { network: false } })
     const log = logSource(source)

@@ -91,7 +91,10 @@ interface Connection {
   stalled: boolean
   /** The parser gave up on an over-long line or event. */
   overflow: ProtocolError | undefined
-  /** The connection delivered something (an event, a comment, a field): the backoff starts over after it. */
+  /**
+   * The connection made progress (an event, or a new last event ID): the backoff starts over after it. Comments and
+   * `retry` fields do not count: a server that sends them and then closes is backed off from like one that fails.
+   */
   productive: boolean
 }
 
@@ -448,12 +451,8 @@ export class EventSource<Events extends EventMap = DefaultEventMap> extends Even
           if (!this.#deliver(event.type, event.data, event.lastEventId, previous)) this.#lastEventId = previous
         },
         onRetry: (ms) => {
-          connection.productive = true
           // [spec] "set the event stream's reconnection time to that integer"
           if (this.#connection === connection) this.#reconnectionTimeMs = ms
-        },
-        onComment: () => {
-          connection.productive = true
         },
         onLastEventId: (id) => {
           connection.productive = true

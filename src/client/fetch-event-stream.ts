@@ -270,7 +270,6 @@ async function* attempt(
         }
         stall?.touch()
         parser.feed(chunk.value)
-        if (overflow !== undefined) throw new ClientError('ERR_CLIENT_BUFFER_OVERFLOW', overflow.message, { cause: overflow })
         if (events.length > 0) {
           productive = true
           // The events of one chunk are yielded before the next read: a slow loop slows the reading, and memory
@@ -278,6 +277,8 @@ async function* attempt(
           for (const event of events) yield event
           events.length = 0
         }
+        // Events completed before the over-long one were yielded above.
+        if (overflow !== undefined) throw new ClientError('ERR_CLIENT_BUFFER_OVERFLOW', overflow.message, { cause: overflow })
       }
     } finally {
       // Releases the connection when the loop ended early or failed; a no-op after the end of the body.

@@ -26,6 +26,8 @@ export interface ScriptedServer {
   requestsTo(path: string): RecordedRequest[]
   /** Resolves once `count` requests reached `path`. */
   waitForRequests(path: string, count: number): Promise<RecordedRequest[]>
+  /** Resolves when the response to the `index`-th request to `path` has closed (ended, or cut by either side). */
+  responseClosed(path: string, index: number): Promise<void>
   /** Destroys every open connection (a server-side cut) without stopping the server. */
   dropConnections(): void
   close(): Promise<void>
@@ -106,6 +108,17 @@ export async function startScriptedServer(routes: Record<string, Play | readonly
   const counts = new Map<string, number>()
   const waiters: { path: string; count: number; resolve: (list: RecordedRequest[]) => void }[] = []
   const sockets = new Set<Socket>()
+  const closed = new Map<string, { promise: Promise<void>; resolve: () => void }>()
+  const closedEntry = (key: string): { promise: Promise<void>; resolve: () => void } => {
+    let entry = closed.get(key)
+    if (entry === undefined) {
+      let resolve = (): void => undefined
+      const promise = new Promise<void>((r) => (resolve = r))
+      entry = { promise, resolve }
+      closed.set(key, entry)
+    }
+    return entry
+  }
   let origin = ''
 
   const http: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -117,6 +130,8 @@ export async function startScriptedServer(routes: Record<string, Play | readonly
       counts.set(path, index + 1)
       const request: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), index }
       requests.push(request)
+      const entry = closedEntry(`${path}#${index}`)
+      res.on('close', () => entry.resolve())
       for (const waiter of [...waiters]) {
         const list = requests.filter((r) => r.path === waiter.path)
         if (list.length >= waiter.count) {
@@ -156,6 +171,7 @@ export async function startScriptedServer(routes: Record<string, Play | readonly
       if (list.length >= count) return Promise.resolve(list)
       return new Promise((resolve) => waiters.push({ path, count, resolve }))
     },
+    responseClosed: (path, index) => closedEntry(`${path}#${index}`).promise,
     dropConnections() {
       for (const socket of sockets) socket.destroy()
     },
