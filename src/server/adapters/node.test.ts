@@ -1,8 +1,9 @@
-import { createServer } from 'node:http'
+import { createServer, type ServerResponse } from 'node:http'
 import { connect, createServer as createHttp2Server, type ClientHttp2Session, type Http2Server } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createParser, type ParsedEvent } from '../../protocol/index.js'
+import { openEventStream } from '../../../test/helpers/event-stream-client.js'
 import { waitFor } from '../../../test/helpers/wait-for.js'
 import { createKeepAliveScheduler } from '../keep-alive.js'
 import type { Session } from '../session.js'
@@ -50,6 +51,27 @@ describe('node adapter', () => {
     await (await fetch(`${server.url}/late`)).text()
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatchObject({ code: 'ERR_SERVER_HEADERS_SENT' })
+  })
+
+  it('removes its listeners from the response when the client goes', async () => {
+    let res: ServerResponse | undefined
+    let before: { close: number; drain: number } | undefined
+    let session: Session | undefined
+    const server = await listen(
+      createServer((req, r) => {
+        res = r
+        before = { close: r.listenerCount('close'), drain: r.listenerCount('drain') }
+        session = sse(req, r, { keepAliveMs: null })
+      }),
+    )
+    cleanup.push(() => server.close())
+    const client = await openEventStream(`${server.url}/sse`)
+    await waitFor(() => session !== undefined, 'the session')
+    expect(res!.listenerCount('drain')).toBe(before!.drain + 1)
+    client.close()
+    await waitFor(() => session!.closed, 'the session to close')
+    expect(res!.listenerCount('drain')).toBe(before!.drain)
+    expect(res!.listenerCount('close')).toBeLessThanOrEqual(before!.close)
   })
 
   it('serves HTTP/2 without connection-specific headers, and sees the stream reset', async () => {
