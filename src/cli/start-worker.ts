@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { fileURLToPath } from 'node:url'
 import { verificationKeyFromString, type JwsAlgorithm } from '../hub/auth/index.js'
 import type { Broker } from '../hub/broker/index.js'
+import type { HistoryStore } from '../hub/history/index.js'
 import { createBroker, createHistory } from '../hub/engines.js'
 import { createHub, type Hub, type HubAddress, type HubConfig, type HubOptions } from '../hub/index.js'
 import type { Logger } from '../server/logger.js'
@@ -25,13 +26,21 @@ export interface StartWorkerOptions {
   /** The directory a relative `sqlite:PATH` is resolved against. @defaultValue `process.cwd()` */
   readonly cwd?: string
   /**
-   * A broker to use instead of the configured one: worker processes of one machine pass a broker that relays
-   * through the primary process.
+   * A history store to use instead of the configured one: a worker process whose primary keeps the history passes
+   * an `IpcHistory`.
+   */
+  readonly history?: HistoryStore
+  /**
+   * A broker to use instead of the configured one: worker processes of one machine pass an `IpcBroker`, relayed by
+   * the primary process.
    */
   readonly broker?: Broker
   /** This process's worker number, shown on the dashboard. @defaultValue 1 */
   readonly worker?: number
-  /** Whether this process publishes the `clock` topic (one process of a group does). @defaultValue true */
+  /**
+   * Whether this process publishes the `clock` topic (one process of a group does); the returned worker's
+   * `setClock` changes it later. @defaultValue true
+   */
   readonly clock?: boolean
   /** The directory of the demo pages. @defaultValue {@link DEFAULT_WEB_ROOT} */
   readonly webRoot?: string
@@ -42,6 +51,8 @@ export interface RunningWorker {
   readonly hub: Hub
   /** Where it listens. */
   readonly address: HubAddress
+  /** Starts or stops publishing the demo clock (with demos on); a group of workers keeps one clock running. */
+  setClock(on: boolean): void
   /**
    * Drains (subscribers are closed so they resume elsewhere, waiting up to `drainTimeoutMs`), stops the demo
    * publishers, closes the server and the engines. Calling it again returns the same promise.
@@ -68,7 +79,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const { config, logger } = options
   const onError = (error: unknown): void => logger.error?.('engine error', { error })
   const engineOptions = { ...(options.cwd !== undefined && { cwd: options.cwd }), onError }
-  const history = await createHistory(config, engineOptions)
+  const history = options.history ?? (await createHistory(config, engineOptions))
   let broker: Broker | undefined
   let hub: Hub
   try {
@@ -114,19 +125,27 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     await hub.close({ drainTimeoutMs: 0 })
     throw error
   }
-  if (config.demos) {
-    const warn = (what: string) => (error: unknown) => logger.warn?.(`${what} publish failed`, { error })
-    if (options.clock !== false) publishers.push(startClockPublisher(hub, { onError: warn('clock') }))
-    publishers.push(startDashboardPublisher(hub, { worker: options.worker ?? 1, onError: warn('dashboard') }))
-  }
-
+  const warn = (what: string) => (error: unknown) => logger.warn?.(`${what} publish failed`, { error })
+  let clock: RunningPublisher | undefined
   let closing: Promise<void> | undefined
+  const setClock = (on: boolean): void => {
+    if (!config.demos || closing !== undefined || on === (clock !== undefined)) return
+    if (on) clock = startClockPublisher(hub, { onError: warn('clock') })
+    else {
+      void clock?.stop()
+      clock = undefined
+    }
+  }
+  if (config.demos) publishers.push(startDashboardPublisher(hub, { worker: options.worker ?? 1, onError: warn('dashboard') }))
+  setClock(options.clock !== false)
+
   return {
     hub,
     address,
+    setClock,
     close() {
       closing ??= (async () => {
-        await Promise.all([...publishers.map((p) => p.stop()), streamer?.stop()])
+        await Promise.all([...publishers.map((p) => p.stop()), clock?.stop(), streamer?.stop()])
         await hub.close({ drainTimeoutMs: config.drainTimeoutMs })
       })()
       return closing

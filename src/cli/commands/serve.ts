@@ -1,7 +1,7 @@
 import { loadConfig, type LoadedConfig } from '../../hub/index.js'
 import { EXIT_OK, whenAborted, type CliIo } from '../cli-io.js'
 import { runCluster } from '../cluster/run-cluster.js'
-import { clusterWorkerSettings, runClusterWorker } from '../cluster/run-cluster-worker.js'
+import { isClusterWorker, runClusterWorker } from '../cluster/run-cluster-worker.js'
 import { formatConfigFlags } from '../config-help.js'
 import { formatBanner } from '../format-banner.js'
 import { reportError } from '../report-error.js'
@@ -53,8 +53,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   } catch (error) {
     return reportError(io, 'serve', error)
   }
-  const workerSettings = clusterWorkerSettings(io.env)
-  if (workerSettings !== undefined) return runClusterWorker(loaded, io, workerSettings)
+  if (isClusterWorker(io.env)) return runClusterWorker(loaded, io)
   if (loaded.config.workers > 1) return runCluster(args, loaded, io)
 
   const logger = createTextLogger(io.stderr)
