@@ -38,42 +38,56 @@ export class PublishClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets })
   }
 
-  /** Publishes `data` to `topic`; never rejects. */
+  /**
+   * Publishes `data` to `topic`; never rejects. A request that fails with a reset on a reused keep-alive
+   * socket is sent once more on a fresh one: the server closed that idle socket just as the request was
+   * written (the race Node's documentation describes for `request.reusedSocket`), so the message never
+   * reached it.
+   */
   send(topic: string, data: string): Promise<PublishAck> {
     const request = this.target.request(topic, data)
     const body = Buffer.from(request.body)
-    return new Promise((resolve) => {
-      let settled = false
-      const settle = (ack: PublishAck): void => {
-        if (settled) return
-        settled = true
-        resolve(ack)
-      }
-      const req = http.request(
-        {
-          host: this.target.host,
-          port: this.target.port,
-          method: request.method,
-          path: request.path,
-          agent: this.agent,
-          headers: { ...request.headers, 'Content-Length': String(body.length) },
-        },
-        (res) => {
-          res.resume()
-          res.on('end', () => {
-            const status = res.statusCode ?? 0
-            settle({ ok: status >= 200 && status < 300, outcome: String(status) })
-          })
-          res.on('error', (error: NodeJS.ErrnoException) => settle({ ok: false, outcome: `error-${error.code ?? 'unknown'}` }))
-        },
-      )
-      req.setTimeout(this.options.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS, () => {
-        settle({ ok: false, outcome: 'timeout' })
-        req.destroy()
+    const attempt = (retry: boolean): Promise<PublishAck> =>
+      new Promise((resolve) => {
+        let settled = false
+        const settle = (ack: PublishAck): void => {
+          if (settled) return
+          settled = true
+          resolve(ack)
+        }
+        const req = http.request(
+          {
+            host: this.target.host,
+            port: this.target.port,
+            method: request.method,
+            path: request.path,
+            agent: this.agent,
+            headers: { ...request.headers, 'Content-Length': String(body.length) },
+          },
+          (res) => {
+            res.resume()
+            res.on('end', () => {
+              const status = res.statusCode ?? 0
+              settle({ ok: status >= 200 && status < 300, outcome: String(status) })
+            })
+            res.on('error', (error: NodeJS.ErrnoException) => settle({ ok: false, outcome: `error-${error.code ?? 'unknown'}` }))
+          },
+        )
+        req.setTimeout(this.options.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS, () => {
+          settle({ ok: false, outcome: 'timeout' })
+          req.destroy()
+        })
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          if (!settled && retry && req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+            settled = true
+            resolve(attempt(false))
+            return
+          }
+          settle({ ok: false, outcome: `error-${error.code ?? 'unknown'}` })
+        })
+        req.end(body)
       })
-      req.on('error', (error: NodeJS.ErrnoException) => settle({ ok: false, outcome: `error-${error.code ?? 'unknown'}` }))
-      req.end(body)
-    })
+    return attempt(true)
   }
 
   /** Closes the kept-alive sockets. */
