@@ -1,0 +1,395 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node'
+import type { Broker, Unsubscribe } from '../broker/broker.js'
+import { HubError } from '../errors.js'
+import { checkOptionsObject, functionOption, integerOption } from '../history/option-checks.js'
+import type { HubMessage } from '../update.js'
+import { decodeMessage, encodeMessage } from './message-codec.js'
+import {
+  DEFAULT_NATS_REQUEST_TIMEOUT_MS,
+  messageOf,
+  objectOption,
+  openNatsConnection,
+  subjectOption,
+  urlOption,
+  withTimeout,
+  type NatsEngineConnectionOptions,
+} from './nats-connection.js'
+
+/** The subject a {@link NatsBroker} publishes on by default. */
+export const DEFAULT_NATS_BROKER_SUBJECT = 'herald.broker'
+
+/** Options of {@link NatsBroker}. Every field is optional. */
+export interface NatsBrokerOptions {
+  /**
+   * The NATS server, or several separated by commas (`nats://a:4222,nats://b:4222`). Ignored when `connection` is
+   * given.
+   *
+   * @defaultValue `'nats://127.0.0.1:4222'`
+   */
+  readonly url?: string
+  /** Further `connect()` settings: credentials, TLS, `name`, reconnect behaviour. Ignored when `connection` is given. */
+  readonly connectionOptions?: NatsEngineConnectionOptions
+  /** A connection to use instead of opening one; the application keeps owning it (`close()` leaves it open). */
+  readonly connection?: NatsConnection
+  /**
+   * The core NATS subject. Every hub node of one cluster uses the same; give other clusters their own.
+   *
+   * @defaultValue {@link DEFAULT_NATS_BROKER_SUBJECT} (`'herald.broker'`)
+   */
+  readonly subject?: string
+  /**
+   * How long `publish` waits for the server to confirm it processed the message, and `subscribe` for the
+   * subscription to be in place, before failing with `ERR_HUB_BROKER_UNAVAILABLE`.
+   *
+   * @defaultValue `DEFAULT_NATS_REQUEST_TIMEOUT_MS` (5 s)
+   */
+  readonly requestTimeoutMs?: number
+  /**
+   * Receives errors that do not fail a call: a listener that threw (`ERR_HUB_BROKER_LISTENER_FAILED`), a message on
+   * the subject that is not Herald's (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
+   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own). An error thrown by `onError` itself is
+   * rethrown from a microtask.
+   *
+   * @defaultValue a function that ignores the error
+   */
+  readonly onError?: (error: HubError) => void
+}
+
+/** Why a subscription may have missed messages. */
+export interface NatsMissedMessages {
+  /** The connection was lost and is back: messages published in between were not delivered. */
+  readonly reason: 'reconnect'
+  /** When the connection was found lost, in milliseconds since the epoch (this process's clock). */
+  readonly disconnectedAt: number
+}
+
+/** Options of one {@link NatsBroker.subscribe} call. */
+export interface NatsBrokerSubscribeOptions {
+  /**
+   * Called once the connection is back and the subscription re-established after it was lost, for each
+   * subscription active at that moment: messages published meanwhile are gone (core NATS keeps nothing). It is
+   * called before any message received on the new connection reaches the listener, so from the call on: hold live
+   * messages back, re-read history after the last position the subscription saw (`HistoryStore.readAfter`), then
+   * release the held messages, dropping those whose position was already read (same epoch, offset not greater).
+   * Never throw from it (a throw goes to `onError` as `ERR_HUB_BROKER_LISTENER_FAILED`).
+   */
+  readonly onMissed?: (event: NatsMissedMessages) => void
+}
+
+interface Listener {
+  readonly onMessage: (message: HubMessage) => void
+  readonly onMissed: ((event: NatsMissedMessages) => void) | undefined
+  active: boolean
+}
+
+const OWNER = 'NatsBroker'
+const RESOLVED = Promise.resolve()
+/** Bytes of the `PUB` line besides subject and payload: a generous bound for the size check. */
+const PROTOCOL_OVERHEAD_BYTES = 128
+
+/**
+ * A broker on core NATS, for hub nodes connected to the same NATS (cluster): a message published on any node reaches
+ * the listeners of every node.
+ *
+ * - **One subject.** Every message goes to one subject (`subject`), JSON-encoded once per publish. NATS delivers the
+ *   messages of one publishing connection to each subscriber in the order they were sent, so each publisher's order
+ *   (and each topic's) holds at every listener; one subject keeps it across topics too.
+ * - **Acknowledgement.** Core NATS has no per-message acknowledgement, so `publish` resolves once the server answered
+ *   a `PING` sent after the message (one flush shared by the publishes of the same tick): by then the server has
+ *   processed the message and handed it to every subscribed connection. It rejects with `ERR_HUB_BROKER_UNAVAILABLE`
+ *   when the connection is down (nats.js discards what was buffered meanwhile, so nothing is sent later) or the
+ *   server does not answer within `requestTimeoutMs`; a message too large for the server's `max_payload` rejects
+ *   with `ERR_HUB_BROKER_MESSAGE_TOO_LARGE`.
+ * - **At most once, and reconnects.** Messages published while this node's connection is down are lost to it.
+ *   nats.js reconnects and re-subscribes on its own; once it has, the broker calls the `onMissed` callback of every
+ *   subscription that was active (see {@link NatsBrokerSubscribeOptions}), so the hub re-reads history. The same
+ *   happens when the server cuts a slow consumer.
+ * - **Listeners** are called one message at a time, in order; the same frozen message object goes to every listener
+ *   of this node. The NATS subscription stays open until `close()`, even with no listener.
+ *
+ * @example
+ * ```ts
+ * const broker = new NatsBroker({ url: 'nats://nats.internal:4222', onError: (error) => log.warn(error) })
+ * await broker.subscribe((message) => node.dispatch(message), { onMissed: () => node.resyncFromHistory() })
+ * await broker.publish({ update, position })
+ * ```
+ * @see https://docs.nats.io/nats-concepts/core-nats/pubsub
+ */
+export class NatsBroker implements Broker {
+  readonly #url: string
+  readonly #connectionOptions: NatsEngineConnectionOptions | undefined
+  readonly #lent: NatsConnection | undefined
+  readonly #subject: string
+  readonly #requestTimeoutMs: number
+  readonly #onError: (error: HubError) => void
+  #connection: Promise<NatsConnection> | undefined
+  #nc: NatsConnection | undefined
+  #subscription: Promise<Subscription> | undefined
+  /** Stops the status iterator of `#watch` (on close). */
+  #stopWatching: (() => void) | undefined
+  /** Publishes waiting for the first connection: later ones queue behind them to keep call order. */
+  #waiting = 0
+  /** The connection is up, as far as its status events tell. */
+  #up = true
+  /** The connection was lost while subscribed; `onMissed` is due. */
+  #missedPending = false
+  #disconnectedAt = 0
+  /** The flush that will confirm the publishes of this tick. */
+  #flush: Promise<void> | undefined
+  /** Replaced, never mutated, so a delivery can keep the array it started with (copy on write). */
+  #listeners: readonly Listener[] = []
+  #closed = false
+
+  constructor(options: NatsBrokerOptions = {}) {
+    checkOptionsObject(OWNER, options)
+    this.#url = urlOption(OWNER, options.url)
+    this.#connectionOptions = objectOption(OWNER, 'connectionOptions', options.connectionOptions)
+    this.#lent = objectOption(OWNER, 'connection', options.connection)
+    this.#subject = subjectOption(OWNER, 'subject', options.subject, DEFAULT_NATS_BROKER_SUBJECT)
+    this.#requestTimeoutMs = integerOption(OWNER, 'requestTimeoutMs', options.requestTimeoutMs, DEFAULT_NATS_REQUEST_TIMEOUT_MS, 1)
+    this.#onError = functionOption(OWNER, 'onError', options.onError, ignoreError)
+  }
+
+  publish(message: HubMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError())
+    let payload: Uint8Array
+    try {
+      payload = encodeMessage(message)
+    } catch (cause) {
+      return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
+    }
+    const nc = this.#nc
+    // Connected: send at once, so that publishes leave in call order. Otherwise every publish waits for the same
+    // connection promise, and their continuations run in call order too.
+    if (nc !== undefined && this.#waiting === 0) return this.#send(nc, payload)
+    this.#waiting++
+    return this.#connect().then(
+      (connected) => {
+        this.#waiting--
+        return this.#send(connected, payload)
+      },
+      (cause: unknown) => {
+        this.#waiting--
+        throw this.#unavailable(cause)
+      },
+    )
+  }
+
+  /**
+   * Subscribes a listener; see {@link Broker.subscribe}. Resolves once the server has processed the subscription
+   * (at once when this node already subscribed and the connection is up).
+   *
+   * @throws `ERR_HUB_BROKER_UNAVAILABLE` (rejects) when the server cannot be reached within `requestTimeoutMs`;
+   *   `ERR_HUB_BROKER_CLOSED` after `close()`.
+   */
+  async subscribe(onMessage: (message: HubMessage) => void, options: NatsBrokerSubscribeOptions = {}): Promise<Unsubscribe> {
+    this.#checkOpen()
+    if (typeof onMessage !== 'function') {
+      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: a listener must be a function, not ${typeof onMessage}`)
+    }
+    const { onMissed } = options
+    if (onMissed !== undefined && typeof onMissed !== 'function') {
+      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: onMissed must be a function, not ${typeof onMissed}`)
+    }
+    try {
+      const nc = await this.#connect()
+      this.#subscription ??= this.#subscribe(nc)
+      await this.#subscription
+      // The server has processed every SUB sent before this PING's answer.
+      await withTimeout(nc.flush(), this.#requestTimeoutMs, () => new Error(`no answer within ${this.#requestTimeoutMs} ms`))
+    } catch (cause) {
+      this.#checkOpen()
+      throw this.#unavailable(cause)
+    }
+    // close() may have run while waiting.
+    this.#checkOpen()
+    const listener: Listener = { onMessage, onMissed, active: true }
+    this.#listeners = [...this.#listeners, listener]
+    return () => {
+      if (listener.active) {
+        listener.active = false
+        this.#listeners = this.#listeners.filter((other) => other !== listener)
+      }
+      return RESOLVED
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const listener of this.#listeners) listener.active = false
+    this.#listeners = []
+    this.#stopWatching?.()
+    const subscription = await this.#subscription?.catch(() => undefined)
+    subscription?.unsubscribe()
+    const connection = await this.#connection?.catch(() => undefined)
+    if (this.#lent === undefined && connection !== undefined && !connection.isClosed()) await connection.close()
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw closedError()
+  }
+
+  #send(nc: NatsConnection, payload: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError())
+    // nats.js drops what it buffered while disconnected when it reconnects: fail now rather than pretend.
+    if (!this.#up || nc.isClosed()) return Promise.reject(this.#unavailable(new Error('the connection to NATS is down')))
+    const maxPayload = nc.info?.max_payload ?? Number.POSITIVE_INFINITY
+    if (payload.byteLength + this.#subject.length + PROTOCOL_OVERHEAD_BYTES > maxPayload) {
+      return Promise.reject(
+        new HubError(
+          'ERR_HUB_BROKER_MESSAGE_TOO_LARGE',
+          `${OWNER}: the message takes ${payload.byteLength} bytes, more than the server's max_payload of ${maxPayload}`,
+        ),
+      )
+    }
+    try {
+      nc.publish(this.#subject, payload)
+    } catch (cause) {
+      return Promise.reject(this.#unavailable(cause))
+    }
+    return this.#flushSoon(nc)
+  }
+
+  /** One PING for every publish of the current tick: its answer confirms them all. */
+  #flushSoon(nc: NatsConnection): Promise<void> {
+    this.#flush ??= RESOLVED.then(() => {
+      this.#flush = undefined
+      return withTimeout(nc.flush(), this.#requestTimeoutMs, () => new Error(`no answer within ${this.#requestTimeoutMs} ms`))
+    }).catch((cause: unknown) => {
+      throw this.#closed ? closedError(cause) : this.#unavailable(cause)
+    })
+    return this.#flush
+  }
+
+  #connect(): Promise<NatsConnection> {
+    this.#connection ??= openNatsConnection({
+      url: this.#url,
+      connectionOptions: this.#connectionOptions,
+      connection: this.#lent,
+      requestTimeoutMs: this.#requestTimeoutMs,
+      name: 'herald-broker',
+    }).then(
+      (nc) => {
+        if (this.#closed && this.#lent === undefined) {
+          void nc.close()
+          throw closedError()
+        }
+        this.#nc = nc
+        void this.#watch(nc)
+        return nc
+      },
+      (cause: unknown) => {
+        // Try again on the next call.
+        this.#connection = undefined
+        throw cause
+      },
+    )
+    return this.#connection
+  }
+
+  #subscribe(nc: NatsConnection): Promise<Subscription> {
+    return Promise.resolve(
+      nc.subscribe(this.#subject, {
+        callback: (error, message) => {
+          if (error !== null) {
+            this.#report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the subscription failed: ${error.message}`, { cause: error }))
+            return
+          }
+          this.#receive(message.data)
+        },
+      }),
+    )
+  }
+
+  /** Follows the connection's status: marks outages, and reports missed messages once the connection is back. */
+  async #watch(nc: NatsConnection): Promise<void> {
+    const statuses = nc.status()
+    // nats.js's status iterator has stop(), not in its declared type: it ends the loop below.
+    const stoppable = statuses as AsyncIterable<unknown> & { stop?: () => void }
+    this.#stopWatching = () => stoppable.stop?.()
+    for await (const status of statuses) {
+      if (status.type === 'disconnect') {
+        this.#up = false
+        if (this.#subscription !== undefined && !this.#missedPending) {
+          this.#missedPending = true
+          this.#disconnectedAt = Date.now()
+        }
+        if (!this.#closed) this.#report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: lost the connection to NATS (${status.server})`))
+      } else if (status.type === 'reconnect') {
+        this.#up = true
+        // nats.js sent the SUBs again before reporting; the answer to this PING proves the server processed them.
+        nc.flush().then(
+          () => this.#notifyMissed(),
+          () => undefined,
+        )
+      }
+    }
+  }
+
+  /** Calls `onMissed` once per outage, before any message of the new connection reaches a listener. */
+  #notifyMissed(): void {
+    if (!this.#missedPending) return
+    this.#missedPending = false
+    const event: NatsMissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt })
+    for (const listener of this.#listeners) {
+      if (!listener.active || listener.onMissed === undefined) continue
+      try {
+        listener.onMissed(event)
+      } catch (error) {
+        this.#reportListenerFailure(error)
+      }
+    }
+  }
+
+  #receive(payload: Uint8Array): void {
+    this.#notifyMissed()
+    const listeners = this.#listeners
+    if (listeners.length === 0) return
+    let message: HubMessage
+    try {
+      message = decodeMessage(payload)
+    } catch (cause) {
+      this.#report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: dropped a message that is not Herald's: ${messageOf(cause)}`, { cause }))
+      return
+    }
+    for (const listener of listeners) {
+      if (!listener.active) continue
+      try {
+        const result: unknown = listener.onMessage(message)
+        if (isThenable(result)) result.then(undefined, (error: unknown) => this.#reportListenerFailure(error))
+      } catch (error) {
+        this.#reportListenerFailure(error)
+      }
+    }
+  }
+
+  #unavailable(cause: unknown): HubError {
+    if (cause instanceof HubError) return cause
+    return new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the message was not acknowledged: ${messageOf(cause)}`, { cause })
+  }
+
+  #reportListenerFailure(cause: unknown): void {
+    this.#report(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause }))
+  }
+
+  #report(error: HubError): void {
+    try {
+      this.#onError(error)
+    } catch (reporterError) {
+      queueMicrotask(() => {
+        throw reporterError
+      })
+    }
+  }
+}
+
+function closedError(cause?: unknown): HubError {
+  return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+function ignoreError(): void {}

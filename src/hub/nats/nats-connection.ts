@@ -1,0 +1,99 @@
+// Connections and names of the NATS engines. Internal: not re-exported from index.ts.
+import { createHash } from 'node:crypto'
+import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node'
+import { HubError } from '../errors.js'
+
+/** The NATS server the engines connect to when no `url` is given. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
+/** How long a NATS engine waits for the server to answer one request (a publish acknowledgement, a read). */
+export const DEFAULT_NATS_REQUEST_TIMEOUT_MS = 5_000
+
+/**
+ * Settings passed through to `connect()` of `@nats-io/transport-node`: credentials (`user`/`pass`, `token`,
+ * `authenticator`), TLS, `name`, reconnect behaviour. The engines set `servers` from `url`.
+ *
+ * @see https://github.com/nats-io/nats.js/blob/main/core/README.md#connecting-to-a-nats-server
+ */
+export type NatsEngineConnectionOptions = Omit<NodeConnectionOptions, 'servers'>
+
+/** Where a NATS engine gets its connection: one it opens and owns, or one the application lends it. */
+export interface NatsConnectionSettings {
+  readonly url: string
+  readonly connectionOptions: NatsEngineConnectionOptions | undefined
+  /** A connection the application owns: used as is and never closed by the engine. */
+  readonly connection: NatsConnection | undefined
+  readonly requestTimeoutMs: number
+  readonly name: string
+}
+
+/** Opens the engine's connection, or returns the lent one. */
+export async function openNatsConnection(settings: NatsConnectionSettings): Promise<NatsConnection> {
+  if (settings.connection !== undefined) return settings.connection
+  return connect({
+    name: settings.name,
+    timeout: settings.requestTimeoutMs,
+    // Keep trying: a hub outlives a NATS restart. Requests made meanwhile fail after their timeout.
+    maxReconnectAttempts: -1,
+    ...settings.connectionOptions,
+    servers: settings.url
+      .split(',')
+      .map((server) => server.trim())
+      .filter((server) => server.length > 0),
+  })
+}
+
+/**
+ * A subject token for an arbitrary string (a topic IRI, an update id): 22 characters of base64url SHA-256, 132 bits.
+ * Subject tokens cannot hold `.`, `*`, `>` or whitespace, and IRIs can; the real value travels in the payload.
+ */
+export function subjectToken(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22)
+}
+
+/** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a subject prefix: dot-separated literal tokens. */
+export function subjectOption(owner: string, name: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(value)) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be dot-separated subject tokens without spaces, * or >`)
+  }
+  return value
+}
+
+/** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a NATS URL (several may be joined by commas). */
+export function urlOption(owner: string, value: unknown): string {
+  if (value === undefined) return DEFAULT_NATS_URL
+  if (typeof value !== 'string' || value.trim().length === 0) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: url must be a non-empty string such as 'nats://127.0.0.1:4222'`)
+  }
+  return value
+}
+
+/** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or an object. */
+export function objectOption<T extends object>(owner: string, name: string, value: T | undefined): T | undefined {
+  if (value !== undefined && (typeof value !== 'object' || (value as unknown) === null)) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be an object`)
+  }
+  return value
+}
+
+/** The message of an error of unknown type. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+/** Rejects with `onTimeout()` unless `promise` settles within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error instanceof Error ? error : new Error(String(error)))
+      },
+    )
+  })
+}
