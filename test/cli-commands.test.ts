@@ -160,10 +160,4 @@ describe('herald serve refuses to start on a bad configuration', () => {
     expect(result.stderr).toContain('ERR_HUB_ENGINE_UNAVAILABLE')
     expect(result.stderr).toContain('redis')
   })
-
-  it('exits 2 when --workers asks for several processes over a history each would keep alone', async () => {
-    const result = await runHerald(['serve', '--mode', 'development', '--port', '0', '--workers', '2', '--history', 'memory'], { cwd: dir.path })
-    expect(result.status).toBe(2)
-    expect(result.stderr).toMatch(/ERR_CLI_USAGE.*--workers 2 needs a history the processes share/)
-  })
 })
