@@ -111,7 +111,7 @@ async function runOne(
     const busy = await waitForQuietMachine({
       maxWaitMs: options.quietWaitSeconds * 1000,
       signal: context.signal,
-      onWait: (share) => progress.update(`${label} waiting for a quiet machine: ${(share * 100).toFixed(0)} % busy`, true),
+      onWait: (share) => progress.update(`${label} waiting for a quiet machine: ${(share * 100).toFixed(0)} % busy`),
     })
     if (busy >= QUIET_BUSY_SHARE) {
       notes.push(`the machine was still ${(busy * 100).toFixed(0)} % busy after waiting ${options.quietWaitSeconds} s`)

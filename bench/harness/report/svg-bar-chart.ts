@@ -8,6 +8,8 @@ export interface BarSeries {
   readonly name: string
   readonly color: string
   readonly values: readonly (number | null)[]
+  /** A warning per value (e.g. `3 % lost`), drawn in red above its label; `null` for none. */
+  readonly warnings?: readonly (string | null)[]
 }
 
 /** Inputs of {@link renderBarChart}. */
@@ -26,8 +28,8 @@ export interface BarChartInput {
 }
 
 const WIDTH = 800
-const HEIGHT = 400
-const MARGIN = { left: 72, right: 16, top: 78, bottom: 46 }
+const HEIGHT = 420
+const MARGIN = { left: 72, right: 16, top: 96, bottom: 46 }
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"'
 
 /** Escapes text for SVG content and attributes. */
@@ -151,6 +153,12 @@ export function renderBarChart(input: BarChartInput): string {
       }
       const top = axis.y(value)
       const height = Math.max(1, plotBottom - top)
+      const warning = series.warnings?.[g] ?? null
+      if (warning !== null) {
+        out.push(
+          `<text x="${centre}" y="${round(plotBottom - height - 15)}" ${FONT} font-size="9" font-weight="600" fill="#c53030" text-anchor="middle">${xml(warning)}</text>`,
+        )
+      }
       out.push(
         `<rect x="${round(x + 1)}" y="${round(plotBottom - height)}" width="${round(Math.max(1, barWidth - 2))}" height="${round(height)}" fill="${series.color}"><title>${xml(`${series.name}, ${group}: ${input.format(value)}`)}</title></rect>`,
         `<text x="${centre}" y="${round(plotBottom - height - 4)}" ${FONT} font-size="9" fill="#2d3748" text-anchor="middle">${xml(input.format(value))}</text>`,

@@ -90,18 +90,28 @@ export function renderCharts(results: readonly RunResult[], systemOrder: readonl
   const systems = [...new Set(sorted.map((r) => r.system.name))]
   let spare = 0
   const colors = new Map(systems.map((name) => [name, SYSTEM_COLORS[name] ?? SPARE_COLORS[spare++ % SPARE_COLORS.length] ?? '#000']))
+  const runsOf = (name: string, id: string): RunResult[] =>
+    sorted.filter((r) => r.system.name === name && r.scenario.id === id)
+  // A number achieved while losing messages must not look as good as one without losses.
+  const warning = (runs: readonly RunResult[]): string | null => {
+    const expected = runs.reduce((acc, r) => acc + r.delivery.expected, 0)
+    const lost = runs.reduce((acc, r) => acc + r.delivery.lost, 0)
+    if (lost === 0 || expected === 0) return null
+    const share = (lost / expected) * 100
+    return `${share < 0.1 ? '<0.1' : share.toFixed(share < 10 ? 1 : 0)} % lost`
+  }
   const series = (pick: (r: RunResult) => number | null): BarSeries[] =>
     systems.map((name) => ({
       name,
       color: colors.get(name) ?? '#000',
       values: scenarioIds.map((id) =>
         median(
-          sorted
-            .filter((r) => r.system.name === name && r.scenario.id === id)
+          runsOf(name, id)
             .map(pick)
             .filter((v): v is number => v !== null),
         ),
       ),
+      warnings: scenarioIds.map((id) => warning(runsOf(name, id))),
     }))
   const first = sorted[0]
   const machine = first ? `${first.machine.cpus} cores shared with the load generator; median of runs` : ''
