@@ -1,6 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { HubError } from '../errors.js'
+import { startTcpProxy, type TcpProxy } from '../redis/testing/tcp-proxy.js'
+import { compareOffsets, type StreamPosition } from '../stream-position.js'
 import { historyConformance, sampleUpdate } from '../history/testing/history-suite.js'
 import {
   DEFAULT_NATS_HISTORY_MAX_AGE_MS,
@@ -207,5 +209,122 @@ describe.runIf(hasNats)('NatsHistory', () => {
     } finally {
       await nc.close()
     }
+  })
+})
+
+describe.runIf(hasNats)('NatsHistory under faults', () => {
+  const opened: NatsHistory[] = []
+  const streams: string[] = []
+  const proxies: TcpProxy[] = []
+  const target = new URL(NATS_URL)
+  // Reconnect at once rather than after nats.js's default 2 s, to keep the tests short.
+  const quickReconnect = { reconnectTimeWait: 20, reconnectJitter: 0 }
+
+  function open(options: NatsHistoryOptions = {}): NatsHistory {
+    const name = options.stream ?? uniqueName('faults')
+    streams.push(name)
+    const history = new NatsHistory({ url: NATS_URL, stream: name, subjectPrefix: name, ...options })
+    opened.push(history)
+    return history
+  }
+
+  async function proxy(): Promise<TcpProxy> {
+    const started = await startTcpProxy({ host: target.hostname, port: Number(target.port || 4222) })
+    proxies.push(started)
+    return started
+  }
+
+  afterEach(async () => {
+    for (const history of opened.splice(0)) await history.close()
+    for (const started of proxies.splice(0)) await started.close()
+    await deleteStreams(streams.splice(0))
+  })
+
+  /**
+   * Starts 100 appends without awaiting them and runs `fault` once the first half is acknowledged, while the rest are
+   * on the wire or queued; then, once appends work again, 100 more. Returns the acknowledged ones, in call order.
+   */
+  async function appendThrough(history: NatsHistory, fault: () => void | Promise<void>) {
+    const start = (n: number) =>
+      history.append(sampleUpdate(n)).then(
+        (position) => ({ n, position }),
+        (error: unknown) => ({ n, error: error as HubError }),
+      )
+    const outcomes = Array.from({ length: 100 }, (_, i) => start(i + 1))
+    await outcomes[49]
+    await fault()
+    await Promise.all(outcomes)
+    await vi.waitFor(() => history.append(sampleUpdate(500)), { timeout: 5_000, interval: 20 })
+    outcomes.push(...Array.from({ length: 100 }, (_, i) => start(i + 101)))
+    const settled = await Promise.all(outcomes)
+    for (const outcome of settled) if ('error' in outcome) expect(outcome.error.code).toBe('ERR_HUB_HISTORY_UNAVAILABLE')
+    const acknowledged = settled.flatMap((outcome) => ('position' in outcome ? [outcome] : []))
+    expect(acknowledged.length).toBeGreaterThanOrEqual(150)
+    return acknowledged
+  }
+
+  /** Checks that every acknowledged append is stored where it was acknowledged, in order. */
+  async function expectStored(name: string, acknowledged: { n: number; position: StreamPosition }[]): Promise<void> {
+    const reader = open({ stream: name })
+    const { messages } = await reader.readAfter('earliest', everything)
+    const stored = new Map(messages.map((m) => [m.position.offset, m.update.id]))
+    for (const { n, position } of acknowledged) expect(stored.get(position.offset)).toBe(sampleUpdate(n).id)
+    for (let i = 1; i < acknowledged.length; i++) {
+      expect(compareOffsets(acknowledged[i - 1]!.position.offset, acknowledged[i]!.position.offset)).toBeLessThan(0)
+    }
+  }
+
+  it('never acknowledges an append it then loses when the client drops its connection mid-stream', async () => {
+    const name = uniqueName('drop')
+    const nc = await adminConnection(quickReconnect)
+    try {
+      const history = open({ stream: name, connection: nc, requestTimeoutMs: 1_000 })
+      await history.append(sampleUpdate(0))
+      // nats.js closes the socket and dials again; requests in flight lose their replies.
+      await expectStored(name, await appendThrough(history, () => nc.reconnect()))
+    } finally {
+      await nc.close()
+    }
+  })
+
+  it('never acknowledges an append it then loses when the network cuts the connection mid-stream', async () => {
+    const name = uniqueName('cut')
+    const network = await proxy()
+    const history = open({ stream: name, url: `nats://127.0.0.1:${network.port}`, requestTimeoutMs: 1_000, connectionOptions: quickReconnect })
+    await history.append(sampleUpdate(0))
+    await expectStored(name, await appendThrough(history, () => network.cut()))
+  })
+
+  it('fails an append with ERR_HUB_HISTORY_UNAVAILABLE while NATS is unreachable, and never stores it later', async () => {
+    const name = uniqueName('down')
+    const network = await proxy()
+    const history = open({ stream: name, url: `nats://127.0.0.1:${network.port}`, requestTimeoutMs: 300, connectionOptions: quickReconnect })
+    const before = await history.append(sampleUpdate(1))
+    network.down()
+    await expect(history.append(sampleUpdate(2))).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+    await expect(history.readAfter(before, everything)).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+    network.up()
+    // Back: nats.js discarded what it had buffered, so only the acknowledged append is there.
+    const page = await vi.waitFor(() => history.readAfter('earliest', everything), { timeout: 5_000, interval: 50 })
+    expect(page.messages.map((m) => m.position)).toEqual([before])
+    expect((await history.append(sampleUpdate(3))).epoch).toBe(before.epoch)
+  })
+
+  it('rejects with ERR_HUB_HISTORY_UNAVAILABLE when NATS cannot be reached at all, and connects once it can', async () => {
+    const history = open({ url: 'nats://127.0.0.1:1', requestTimeoutMs: 200, connectionOptions: { maxReconnectAttempts: 0 } })
+    await expect(history.append(sampleUpdate(1))).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+    await expect(history.locate('urn:x')).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+  })
+
+  it('expires updates after maxAgeMs on the servers clock and reports a gap to a reader behind them', async () => {
+    const history = open({ maxAgeMs: 1_000 })
+    const old = await history.append(sampleUpdate(1))
+    await vi.waitFor(async () => expect(await history.size()).toBe(0), { timeout: 10_000, interval: 100 })
+    const fresh = await history.append(sampleUpdate(2))
+    const page = await history.readAfter({ epoch: old.epoch, offset: '0' }, everything)
+    expect(page.gap).toBe(true)
+    expect(page.messages.map((m) => m.position)).toEqual([fresh])
+    expect((await history.readAfter(old, everything)).gap).toBe(false)
+    expect(await history.locate(sampleUpdate(1).id)).toBeUndefined()
   })
 })

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { connect as connectTcp } from 'node:net'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node'
 import { requireService } from '../../../../test/helpers/require-service.js'
 
 /** The NATS the tests use: `NATS_URL`, or the one on this machine. */
@@ -32,9 +32,9 @@ export function uniqueName(kind: string): string {
   return `herald_test_${kind}_${randomUUID().replaceAll('-', '')}`
 }
 
-/** A connection for tests to inspect and clean up. */
-export function adminConnection(): Promise<NatsConnection> {
-  return connect({ servers: NATS_URL })
+/** A connection for tests to inspect and clean up, or to lend to an engine. */
+export function adminConnection(options: Omit<NodeConnectionOptions, 'servers'> = {}): Promise<NatsConnection> {
+  return connect({ ...options, servers: NATS_URL })
 }
 
 /** Deletes streams by name, ignoring those that do not exist. */
