@@ -233,7 +233,30 @@ describe.runIf(hasNats)('NatsBroker under faults', () => {
     await vi.waitFor(() => expect(subscriber.seen.map((m) => m.position)).toEqual(acknowledged.slice(30).map((m) => m.position)))
   })
 
-  it('fails a publish at once with ERR_HUB_BROKER_UNAVAILABLE while its connection is down, and never delivers it later', async () => {
+  it('holds a publish made during a short outage until the connection is back, then delivers it in order', async () => {
+    const subject = uniqueName('blip')
+    const network = await proxy()
+    const errors: HubError[] = []
+    const publisher = broker({
+      url: `nats://127.0.0.1:${network.port}`,
+      subject,
+      connectionOptions: quickReconnect,
+      onError: (error) => errors.push(error),
+    })
+    const listener = broker({ url: NATS_URL, subject })
+    const received: HubMessage[] = []
+    await listener.subscribe((message) => received.push(message))
+    await publisher.publish(sampleMessage(1))
+    network.down()
+    await vi.waitFor(() => expect(errors.map((e) => e.code)).toEqual(['ERR_HUB_BROKER_UNAVAILABLE']))
+    // Made while nats.js reconnects: they wait for it, in call order, and are acknowledged afterwards.
+    const held = [publisher.publish(sampleMessage(2)), publisher.publish(sampleMessage(3))]
+    network.up()
+    await Promise.all(held)
+    await vi.waitFor(() => expect(received.map((m) => m.position.offset)).toEqual(['1', '2', '3']))
+  })
+
+  it('fails a publish with ERR_HUB_BROKER_UNAVAILABLE while NATS stays unreachable, and never delivers it later', async () => {
     const subject = uniqueName('down')
     const network = await proxy()
     const errors: HubError[] = []

@@ -5,6 +5,7 @@ import { checkOptionsObject, functionOption, integerOption } from '../history/op
 import type { HubMessage } from '../update.js'
 import { decodeMessage, encodeMessage } from './message-codec.js'
 import {
+  ConnectionWatch,
   DEFAULT_NATS_REQUEST_TIMEOUT_MS,
   messageOf,
   objectOption,
@@ -39,7 +40,8 @@ export interface NatsBrokerOptions {
   readonly subject?: string
   /**
    * How long `publish` waits for the server to confirm it processed the message, and `subscribe` for the
-   * subscription to be in place, before failing with `ERR_HUB_BROKER_UNAVAILABLE`.
+   * subscription to be in place, waiting for a lost connection to come back included, before failing with
+   * `ERR_HUB_BROKER_UNAVAILABLE`.
    *
    * @defaultValue `DEFAULT_NATS_REQUEST_TIMEOUT_MS` (5 s)
    */
@@ -96,10 +98,12 @@ const PROTOCOL_OVERHEAD_BYTES = 128
  *   (and each topic's) holds at every listener; one subject keeps it across topics too.
  * - **Acknowledgement.** Core NATS has no per-message acknowledgement, so `publish` resolves once the server answered
  *   a `PING` sent after the message (one flush shared by the publishes of the same tick): by then the server has
- *   processed the message and handed it to every subscribed connection. It rejects with `ERR_HUB_BROKER_UNAVAILABLE`
- *   when the connection is down (nats.js discards what was buffered meanwhile, so nothing is sent later) or the
- *   server does not answer within `requestTimeoutMs`; a message too large for the server's `max_payload` rejects
- *   with `ERR_HUB_BROKER_MESSAGE_TOO_LARGE`.
+ *   processed the message and handed it to every subscribed connection. While the connection is down, publishes
+ *   wait for it to come back, in call order, rather than go into nats.js's buffer (which it discards on reconnecting).
+ *   A publish rejects with `ERR_HUB_BROKER_UNAVAILABLE` when the connection stays down, or the server does not
+ *   answer, for `requestTimeoutMs`, or when the connection is lost before the answer (the message may then have
+ *   been delivered, never the reverse); a message too large for the server's `max_payload` rejects with
+ *   `ERR_HUB_BROKER_MESSAGE_TOO_LARGE`.
  * - **At most once, and reconnects.** Messages published while this node's connection is down are lost to it.
  *   nats.js reconnects and re-subscribes on its own; once it has, the broker calls the `onMissed` callback of every
  *   subscription that was active (see {@link NatsBrokerSubscribeOptions}), so the hub re-reads history. The same
@@ -124,13 +128,10 @@ export class NatsBroker implements Broker {
   readonly #onError: (error: HubError) => void
   #connection: Promise<NatsConnection> | undefined
   #nc: NatsConnection | undefined
+  #watch: ConnectionWatch | undefined
   #subscription: Promise<Subscription> | undefined
-  /** Stops the status iterator of `#watch` (on close). */
-  #stopWatching: (() => void) | undefined
-  /** Publishes waiting for the first connection: later ones queue behind them to keep call order. */
+  /** Publishes waiting for the connection: later ones queue behind them to keep call order. */
   #waiting = 0
-  /** The connection is up, as far as its status events tell. */
-  #up = true
   /** The connection was lost while subscribed; `onMissed` is due. */
   #missedPending = false
   #disconnectedAt = 0
@@ -159,20 +160,25 @@ export class NatsBroker implements Broker {
       return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
     }
     const nc = this.#nc
-    // Connected: send at once, so that publishes leave in call order. Otherwise every publish waits for the same
-    // connection promise, and their continuations run in call order too.
-    if (nc !== undefined && this.#waiting === 0) return this.#send(nc, payload)
+    // Connected and up: send at once, so that publishes leave in call order. Otherwise wait for the connection (up to
+    // requestTimeoutMs) behind the publishes already waiting; they resume in the order they came.
+    if (nc !== undefined && this.#waiting === 0 && this.#watch?.up === true) return this.#send(nc, payload)
     this.#waiting++
-    return this.#connect().then(
-      (connected) => {
-        this.#waiting--
-        return this.#send(connected, payload)
-      },
-      (cause: unknown) => {
-        this.#waiting--
-        throw this.#unavailable(cause)
-      },
-    )
+    return this.#connect()
+      .then(async (connected) => {
+        await (this.#watch as ConnectionWatch).whenUp(this.#requestTimeoutMs)
+        return connected
+      })
+      .then(
+        (connected) => {
+          this.#waiting--
+          return this.#send(connected, payload)
+        },
+        (cause: unknown) => {
+          this.#waiting--
+          throw this.#closed ? closedError(cause) : this.#unavailable(cause)
+        },
+      )
   }
 
   /**
@@ -193,6 +199,7 @@ export class NatsBroker implements Broker {
     }
     try {
       const nc = await this.#connect()
+      await (this.#watch as ConnectionWatch).whenUp(this.#requestTimeoutMs)
       this.#subscription ??= this.#subscribe(nc)
       await this.#subscription
       // The server has processed every SUB sent before this PING's answer.
@@ -219,7 +226,7 @@ export class NatsBroker implements Broker {
     this.#closed = true
     for (const listener of this.#listeners) listener.active = false
     this.#listeners = []
-    this.#stopWatching?.()
+    this.#watch?.stop()
     const subscription = await this.#subscription?.catch(() => undefined)
     subscription?.unsubscribe()
     const connection = await this.#connection?.catch(() => undefined)
@@ -232,8 +239,7 @@ export class NatsBroker implements Broker {
 
   #send(nc: NatsConnection, payload: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    // nats.js drops what it buffered while disconnected when it reconnects: fail now rather than pretend.
-    if (!this.#up || nc.isClosed()) return Promise.reject(this.#unavailable(new Error('the connection to NATS is down')))
+    if (nc.isClosed()) return Promise.reject(this.#unavailable(new Error('the connection to NATS is closed')))
     const maxPayload = nc.info?.max_payload ?? Number.POSITIVE_INFINITY
     if (payload.byteLength + this.#subject.length + PROTOCOL_OVERHEAD_BYTES > maxPayload) {
       return Promise.reject(
@@ -255,7 +261,8 @@ export class NatsBroker implements Broker {
   #flushSoon(nc: NatsConnection): Promise<void> {
     this.#flush ??= RESOLVED.then(() => {
       this.#flush = undefined
-      return withTimeout(nc.flush(), this.#requestTimeoutMs, () => new Error(`no answer within ${this.#requestTimeoutMs} ms`))
+      const flushed = withTimeout(nc.flush(), this.#requestTimeoutMs, () => new Error(`no answer within ${this.#requestTimeoutMs} ms`))
+      return this.#watch === undefined ? flushed : this.#watch.guard(flushed)
     }).catch((cause: unknown) => {
       throw this.#closed ? closedError(cause) : this.#unavailable(cause)
     })
@@ -276,7 +283,16 @@ export class NatsBroker implements Broker {
           throw closedError()
         }
         this.#nc = nc
-        void this.#watch(nc)
+        this.#watch = new ConnectionWatch(nc, {
+          onDown: (server) => this.#onDown(server),
+          // nats.js sent the SUBs again before reporting; the answer to this PING proves the server processed them.
+          onUp: () => {
+            nc.flush().then(
+              () => this.#notifyMissed(),
+              () => undefined,
+            )
+          },
+        })
         return nc
       },
       (cause: unknown) => {
@@ -302,29 +318,12 @@ export class NatsBroker implements Broker {
     )
   }
 
-  /** Follows the connection's status: marks outages, and reports missed messages once the connection is back. */
-  async #watch(nc: NatsConnection): Promise<void> {
-    const statuses = nc.status()
-    // nats.js's status iterator has stop(), not in its declared type: it ends the loop below.
-    const stoppable = statuses as AsyncIterable<unknown> & { stop?: () => void }
-    this.#stopWatching = () => stoppable.stop?.()
-    for await (const status of statuses) {
-      if (status.type === 'disconnect') {
-        this.#up = false
-        if (this.#subscription !== undefined && !this.#missedPending) {
-          this.#missedPending = true
-          this.#disconnectedAt = Date.now()
-        }
-        if (!this.#closed) this.#report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: lost the connection to NATS (${status.server})`))
-      } else if (status.type === 'reconnect') {
-        this.#up = true
-        // nats.js sent the SUBs again before reporting; the answer to this PING proves the server processed them.
-        nc.flush().then(
-          () => this.#notifyMissed(),
-          () => undefined,
-        )
-      }
+  #onDown(server: string): void {
+    if (this.#subscription !== undefined && !this.#missedPending) {
+      this.#missedPending = true
+      this.#disconnectedAt = Date.now()
     }
+    if (!this.#closed) this.#report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: lost the connection to NATS (${server})`))
   }
 
   /** Calls `onMissed` once per outage, before any message of the new connection reaches a listener. */

@@ -97,3 +97,107 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () =>
     )
   })
 }
+
+interface UpWaiter {
+  readonly resolve: () => void
+  readonly reject: (error: Error) => void
+  readonly timer: ReturnType<typeof setTimeout>
+}
+
+/** Callbacks of a {@link ConnectionWatch}. */
+export interface ConnectionWatchEvents {
+  /** The connection was lost (nats.js now tries to reconnect). */
+  readonly onDown?: (server: string) => void
+  /** The connection is back; nats.js has re-sent the subscriptions. */
+  readonly onUp?: () => void
+}
+
+const RESOLVED = Promise.resolve()
+
+/**
+ * Follows a connection's status events so that the engines neither send into an outage (nats.js discards what it
+ * buffered when it reconnects, so such a request could only time out) nor leave a request waiting for a reply that
+ * went down with the connection.
+ */
+export class ConnectionWatch {
+  #up = true
+  #stopped = false
+  /** Fails the requests sent on the current connection when it is lost. */
+  #lost = lostSignal()
+  #waiters: UpWaiter[] = []
+  readonly #stop: () => void
+
+  constructor(nc: NatsConnection, events: ConnectionWatchEvents = {}) {
+    const statuses = nc.status()
+    // nats.js's status iterator has stop(), not in its declared type: it ends the loop below.
+    const stoppable = statuses as AsyncIterable<unknown> & { stop?: () => void }
+    this.#stop = () => stoppable.stop?.()
+    void (async () => {
+      for await (const status of statuses) {
+        if (status.type === 'disconnect') {
+          this.#up = false
+          const lost = this.#lost
+          this.#lost = lostSignal()
+          lost.fail(new Error(`lost the connection to ${status.server}`))
+          events.onDown?.(status.server)
+        } else if (status.type === 'reconnect') {
+          this.#up = true
+          for (const waiter of this.#waiters.splice(0)) {
+            clearTimeout(waiter.timer)
+            waiter.resolve()
+          }
+          events.onUp?.()
+        }
+      }
+    })()
+  }
+
+  /** The connection is up, as far as its status events tell. */
+  get up(): boolean {
+    return this.#up
+  }
+
+  /**
+   * Resolves once the connection is up: at once when it is (a resolved promise, so callers keep their order), else
+   * when it comes back, in the order the callers asked. Rejects after `timeoutMs`.
+   */
+  whenUp(timeoutMs: number): Promise<void> {
+    if (this.#up || this.#stopped) return RESOLVED
+    return new Promise<void>((resolve, reject) => {
+      const waiter: UpWaiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#waiters = this.#waiters.filter((other) => other !== waiter)
+          reject(new Error(`the connection to NATS stayed down for ${timeoutMs} ms`))
+        }, timeoutMs),
+      }
+      this.#waiters.push(waiter)
+    })
+  }
+
+  /** Rejects as soon as the connection the request was sent on is lost, rather than at its timeout. */
+  guard<T>(request: Promise<T>): Promise<T> {
+    return Promise.race([request, this.#lost.promise])
+  }
+
+  /** Stops following the connection; callers waiting for it are released (their requests then fail on their own). */
+  stop(): void {
+    this.#stopped = true
+    this.#stop()
+    for (const waiter of this.#waiters.splice(0)) {
+      clearTimeout(waiter.timer)
+      waiter.reject(new Error('the engine was closed'))
+    }
+  }
+}
+
+function lostSignal(): { promise: Promise<never>; fail: (error: Error) => void } {
+  let fail: (error: Error) => void = () => undefined
+  const promise = new Promise<never>((_, reject) => {
+    fail = reject
+  })
+  // Nobody may be racing against it when it fails.
+  promise.catch(() => undefined)
+  return { promise, fail }
+}

@@ -295,6 +295,29 @@ describe.runIf(hasNats)('NatsHistory under faults', () => {
     await expectStored(name, await appendThrough(history, () => network.cut()))
   })
 
+  it('holds appends made during a short outage until the connection is back, in call order', async () => {
+    const network = await proxy()
+    const errors: HubError[] = []
+    const history = open({ url: `nats://127.0.0.1:${network.port}`, connectionOptions: quickReconnect, onError: (error) => errors.push(error) })
+    const first = await history.append(sampleUpdate(1))
+    network.down()
+    await vi.waitFor(() => expect(errors.map((e) => e.code)).toEqual(['ERR_HUB_HISTORY_UNAVAILABLE']))
+    const held = [history.append(sampleUpdate(2)), history.append(sampleUpdate(3))]
+    network.up()
+    const [second, third] = await Promise.all(held)
+    expect([first, second, third].map((p) => p!.offset)).toEqual(['1', '2', '3'])
+  })
+
+  it('fails at once a read whose connection is lost before the answer', async () => {
+    const network = await proxy()
+    const history = open({ url: `nats://127.0.0.1:${network.port}`, connectionOptions: quickReconnect, requestTimeoutMs: 30_000 })
+    await history.append(sampleUpdate(1))
+    const reading = history.size()
+    network.cut()
+    // Well before the 30 s request timeout.
+    await expect(reading).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+  })
+
   it('fails an append with ERR_HUB_HISTORY_UNAVAILABLE while NATS is unreachable, and never stores it later', async () => {
     const name = uniqueName('down')
     const network = await proxy()

@@ -21,6 +21,7 @@ import type { StreamPosition } from '../stream-position.js'
 import type { HubMessage, HubUpdate } from '../update.js'
 import { decodeUpdate, encodeUpdate } from './message-codec.js'
 import {
+  ConnectionWatch,
   DEFAULT_NATS_REQUEST_TIMEOUT_MS,
   messageOf,
   objectOption,
@@ -116,7 +117,8 @@ export interface NatsHistoryOptions {
    */
   readonly requestTimeoutMs?: number
   /**
-   * Receives errors that do not fail a call: a message in the stream that Herald did not write, skipped by reads
+   * Receives errors that do not fail a call: the connection was lost (`ERR_HUB_HISTORY_UNAVAILABLE`, once per outage;
+   * nats.js reconnects on its own), or a message in the stream that Herald did not write was skipped by a read
    * (`ERR_HUB_HISTORY_ENTRY_INVALID`). Never throw from it.
    *
    * @defaultValue a function that ignores the error
@@ -128,6 +130,7 @@ interface Connected {
   readonly nc: NatsConnection
   readonly js: JetStreamClient
   readonly jsm: JetStreamManager
+  readonly watch: ConnectionWatch
 }
 
 /** The live range of the stream at one moment: sequences `floor + 1 … last` of `epoch`. */
@@ -159,6 +162,9 @@ const STREAM_NAME = /^[^\s.*>/\\]+$/
  *   connection without awaiting one another, they are numbered in call order. A publish whose acknowledgement did not
  *   come fails with `ERR_HUB_HISTORY_UNAVAILABLE`; it may still have been stored, never the reverse. An update too
  *   large for the servers' `max_payload` fails with `ERR_HUB_HISTORY_UPDATE_TOO_LARGE`.
+ * - **Connection**: nats.js reconnects on its own. While the connection is down, operations wait for it to come back
+ *   (up to `requestTimeoutMs`, in call order) instead of sending requests nats.js would drop on reconnecting; a
+ *   request whose connection is lost before the answer fails at once with `ERR_HUB_HISTORY_UNAVAILABLE`.
  * - **Reads** take the stream's state (one `STREAM.INFO`), then get the messages by sequence from the stream leader
  *   (`STREAM.MSG.GET`, pipelined in batches), so no consumer is created or left behind, and every read is
  *   consistent with the leader.
@@ -195,6 +201,8 @@ export class NatsHistory implements HistoryStore {
   readonly #onError: (error: HubError) => void
   /** The connection being opened, or open. */
   #connection: Promise<Connected> | undefined
+  /** The status watch of the open connection. */
+  #watch: ConnectionWatch | undefined
   /** The connection with the stream checked (created, or its limits applied); reset when the stream goes missing. */
   #ready: Promise<Connected> | undefined
   /** The epoch of the last stream state seen, and the highest sequence seen in it. */
@@ -235,7 +243,7 @@ export class NatsHistory implements HistoryStore {
       const payload = encodeUpdate(stored)
       const subject = `${this.#prefix}.${subjectToken(stored.id)}.${subjectToken(stored.topics[0] as string)}`
       // Every append awaits the same promise once, so their publishes leave in call order.
-      const { nc, js } = await this.#whenReady()
+      const { nc, js } = await this.#whenUsable()
       const maxPayload = nc.info?.max_payload ?? Number.POSITIVE_INFINITY
       if (payload.byteLength + subject.length + PROTOCOL_OVERHEAD_BYTES > maxPayload) {
         throw new HubError(
@@ -258,7 +266,7 @@ export class NatsHistory implements HistoryStore {
   locate(id: string): Promise<StreamPosition | undefined> {
     return this.#run(async () => {
       checkLocateId(id)
-      const { jsm } = await this.#whenReady()
+      const { jsm } = await this.#whenUsable()
       const [range, stored] = await Promise.all([
         this.#range(),
         this.#request(jsm.streams.getMessage(this.#stream, { last_by_subj: `${this.#prefix}.${subjectToken(id)}.*` })),
@@ -274,7 +282,7 @@ export class NatsHistory implements HistoryStore {
   readAfter(from: StreamPosition | 'earliest', query: ReadQuery): Promise<ReadResult> {
     return this.#run(async () => {
       const scanLimit = checkReadQuery(query, this.#maxScan)
-      const { jsm } = await this.#whenReady()
+      const { jsm } = await this.#whenUsable()
       const { epoch, floor, last } = await this.#range()
       const plan = planSequenceRead(from, epoch, floor, last)
       const messages: HubMessage[] = []
@@ -321,10 +329,9 @@ export class NatsHistory implements HistoryStore {
     const connection = this.#connection
     this.#connection = undefined
     this.#ready = undefined
-    if (this.#lent === undefined && connection !== undefined) {
-      const connected = await connection.catch(() => undefined)
-      if (connected !== undefined && !connected.nc.isClosed()) await connected.nc.close()
-    }
+    const connected = await connection?.catch(() => undefined)
+    connected?.watch.stop()
+    if (this.#lent === undefined && connected !== undefined && !connected.nc.isClosed()) await connected.nc.close()
   }
 
   #checkOpen(): void {
@@ -357,11 +364,23 @@ export class NatsHistory implements HistoryStore {
     return new HubError('ERR_HUB_HISTORY_UNAVAILABLE', `${OWNER}: NATS failed: ${messageOf(error.cause)}`, { cause: error.cause })
   }
 
-  /** Marks a NATS call, so that its failure is told apart from one of the caller's `match`. */
+  /**
+   * Marks a NATS call, so that its failure is told apart from one of the caller's `match`; once connected, fails it
+   * as soon as the connection it went out on is lost.
+   */
   #request<T>(promise: Promise<T>): Promise<T> {
-    return promise.catch((cause: unknown) => {
+    const watch = this.#watch
+    return (watch === undefined ? promise : watch.guard(promise)).catch((cause: unknown) => {
       throw new NatsFailure(cause)
     })
+  }
+
+  /**
+   * The connection, ready and up. While it is down, waits for it to come back (up to `requestTimeoutMs`) rather than
+   * send requests that nats.js would drop on reconnecting; callers resume in the order they came.
+   */
+  #whenUsable(): Promise<Connected> {
+    return this.#whenReady().then((connected) => this.#request(connected.watch.whenUp(this.#requestTimeoutMs)).then(() => connected))
   }
 
   /** The connection, with the stream checked. Connects again after a failed attempt, or once the connection closed. */
@@ -383,7 +402,12 @@ export class NatsHistory implements HistoryStore {
         name: 'herald-history',
       }).then(async (nc): Promise<Connected> => {
         const jsm = await jetstreamManager(nc, { timeout: this.#requestTimeoutMs, checkAPI: false })
-        return { nc, jsm, js: jetstream(nc, { timeout: this.#requestTimeoutMs }) }
+        const watch = new ConnectionWatch(nc, {
+          onDown: (server) => {
+            if (!this.#closed) this.#onError(new HubError('ERR_HUB_HISTORY_UNAVAILABLE', `${OWNER}: lost the connection to NATS (${server})`))
+          },
+        })
+        return { nc, jsm, js: jetstream(nc, { timeout: this.#requestTimeoutMs }), watch }
       }),
     ).catch((error: unknown) => {
       this.#connection = undefined
@@ -391,9 +415,11 @@ export class NatsHistory implements HistoryStore {
     })
     const connected = await this.#connection
     if (connected.nc.isClosed() && this.#lent === undefined) {
+      connected.watch.stop()
       this.#connection = undefined
       return this.#prepare()
     }
+    this.#watch = connected.watch
     await this.#ensureStream(connected.jsm)
     return connected
   }
@@ -450,7 +476,7 @@ export class NatsHistory implements HistoryStore {
   }
 
   async #info(): Promise<StreamInfo> {
-    const { jsm } = await this.#whenReady()
+    const { jsm } = await this.#whenUsable()
     const existing = await this.#existingStream(jsm)
     if (existing !== undefined) return this.#observe(existing)
     // The stream was deleted: create it again, as a new epoch.
