@@ -205,8 +205,13 @@ export class NatsHistory implements HistoryStore {
   #watch: ConnectionWatch | undefined
   /** The connection with the stream checked (created, or its limits applied); reset when the stream goes missing. */
   #ready: Promise<Connected> | undefined
-  /** The epoch of the last stream state seen, and the highest sequence seen in it. */
+  /** The epoch of the last stream state seen. */
   #epoch: string | undefined
+  /**
+   * The highest sequence acknowledged to this store (or seen when the stream was checked) in that epoch: an
+   * acknowledgement at or below it means the stream was recreated meanwhile. Reads do not raise it, since they may
+   * see the sequence of an append whose acknowledgement is still on its way.
+   */
   #lastSequence = 0
   readonly #inFlight = new Set<Promise<unknown>>()
   #closed = false
@@ -460,6 +465,7 @@ export class NatsHistory implements HistoryStore {
       info = await this.#request(jsm.streams.update(this.#stream, { ...current, ...wanted }))
     }
     this.#observe(info)
+    this.#lastSequence = Math.max(this.#lastSequence, info.state.last_seq)
   }
 
   async #existingStream(jsm: JetStreamManager): Promise<StreamInfo | undefined> {
@@ -498,7 +504,6 @@ export class NatsHistory implements HistoryStore {
       this.#epoch = info.created
       this.#lastSequence = 0
     }
-    this.#lastSequence = Math.max(this.#lastSequence, info.state.last_seq)
     return info
   }
 

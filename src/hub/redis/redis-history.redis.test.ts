@@ -333,6 +333,23 @@ describe.runIf(hasRedis)('RedisHistory under faults', () => {
     expect((await other.readAfter('earliest', everything)).messages.map((m) => m.position)).toEqual([fresh])
   })
 
+  it('loads its scripts again after SCRIPT FLUSH, keeping appends in call order', async () => {
+    const history = open()
+    const first = await history.append(sampleUpdate(1))
+    const admin = await adminClient()
+    try {
+      await admin.scriptFlush()
+    } finally {
+      admin.destroy()
+    }
+    const positions = await Promise.all(Array.from({ length: 20 }, (_, n) => history.append(sampleUpdate(n + 2))))
+    for (let i = 1; i < positions.length; i++) {
+      expect(compareOffsets(positions[i - 1]!.offset, positions[i]!.offset)).toBeLessThan(0)
+    }
+    const { messages } = await history.readAfter(first, everything)
+    expect(messages.map((m) => m.update.id)).toEqual(Array.from({ length: 20 }, (_, n) => sampleUpdate(n + 2).id))
+  })
+
   it('starts a new epoch when one of its keys vanished on its own (eviction under maxmemory, a manual DEL)', async () => {
     const keyPrefix = uniquePrefix('partial')
     const history = open({ keyPrefix })
