@@ -12,7 +12,7 @@ import type { HubRequest } from './hub-request.js'
 import { HubSubscriber } from './hub-subscriber.js'
 import { HUB_PATH } from './http/publish-request.js'
 import { parseSubscribeRequest } from './http/subscribe-request.js'
-import type { StreamPosition } from './stream-position.js'
+import { compareOffsets, type StreamPosition } from './stream-position.js'
 import { SubscriberRegistry } from './subscriber-registry.js'
 import { createTopicSelector, type TopicSelectorSpec } from './topic-selector.js'
 import type { HubMessage, HubUpdate } from './update.js'
@@ -41,6 +41,10 @@ export interface SubscriptionDocument {
 }
 
 const CONTEXT = 'https://mercure.rocks/'
+/** Live messages held while recovering after a broker reconnect; past it they are read back from history. */
+const RECOVERY_BUFFER = 10_000
+/** How many times recovery reads history again after its hold overflowed, before it gives up. */
+const MAX_RECOVERY_ROUNDS = 10
 
 /**
  * The hub's state and behaviour, independent of the transport: publishing through history then broker, fan-out to
@@ -53,6 +57,11 @@ export class HubCore {
   /** The id of the last update dispatched, for the subscriptions API's `lastEventID`. */
   lastEventId = 'earliest'
   #draining = false
+  /** The position of the last message dispatched, where recovery after a broker reconnect reads from. */
+  #lastPosition: StreamPosition | undefined
+  /** Live messages held while recovering, or `undefined` when not recovering. */
+  #held: HubMessage[] | undefined
+  #heldOverflow = false
   #publishTail: Promise<unknown> = Promise.resolve()
   #unsubscribe: Unsubscribe | undefined
   readonly #ready: Promise<void>
@@ -67,7 +76,7 @@ export class HubCore {
       topics: () => this.registry.indexedTopics,
       historySize: () => settings.history.size(),
     })
-    this.#ready = settings.broker.subscribe((message) => this.#dispatch(message)).then((unsubscribe) => {
+    this.#ready = settings.broker.subscribe((message) => this.#dispatch(message), { onMissed: () => void this.#recover() }).then((unsubscribe) => {
       this.#unsubscribe = unsubscribe
     })
     // Reported through ready(); a rejection here must not go unhandled meanwhile.
@@ -108,8 +117,60 @@ export class HubCore {
   }
 
   #dispatch(message: HubMessage): void {
+    if (this.#held !== undefined) {
+      // Recovering: the message waits until history has been read up to it (see #recover).
+      if (this.#held.length < RECOVERY_BUFFER) this.#held.push(message)
+      else this.#heldOverflow = true
+      return
+    }
+    this.#deliver(message)
+  }
+
+  #deliver(message: HubMessage): void {
+    this.#lastPosition = message.position
     this.lastEventId = message.update.id
     this.registry.dispatch(message, encodeUpdate)
+  }
+
+  /**
+   * The broker may have lost messages (its connection dropped and came back): hold live messages, read history after
+   * the last position dispatched and dispatch what was missed, then release the held messages that history did not
+   * already cover. Needs a history shared with the publishing nodes (Redis, NATS); with none, there is nothing to
+   * read and the held messages are released as they are.
+   */
+  async #recover(): Promise<void> {
+    if (this.#held !== undefined) return
+    this.#held = []
+    try {
+      for (let round = 0; round < MAX_RECOVERY_ROUNDS; round++) {
+        const from = this.#lastPosition
+        if (from !== undefined && this.settings.history.capabilities.sharedAcrossNodes) {
+          for (let page = await this.#readAll(from); ; page = await this.#readAll(page.next)) {
+            for (const message of page.messages) this.#deliver(message)
+            if (page.done || page.next === undefined) break
+          }
+        }
+        if (!this.#heldOverflow) break
+        // Messages were dropped from the hold while reading: they are in history, read again from where we are.
+        this.#heldOverflow = false
+        this.#held = []
+      }
+    } catch (error) {
+      this.settings.logger.error?.('could not read history after a broker reconnect; updates may be missing', { error })
+    } finally {
+      const held = this.#held
+      this.#held = undefined
+      const last = this.#lastPosition
+      for (const message of held) {
+        const { position } = message
+        if (last !== undefined && last.epoch === position.epoch && compareOffsets(position.offset, last.offset) <= 0) continue
+        this.#deliver(message)
+      }
+    }
+  }
+
+  #readAll(from: StreamPosition) {
+    return this.settings.history.readAfter(from, { match: () => true, limit: this.settings.replayPageSize })
   }
 
   /**

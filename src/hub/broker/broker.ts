@@ -6,6 +6,25 @@ import type { HubMessage } from '../update.js'
  */
 export type Unsubscribe = () => Promise<void>
 
+/** Why a subscription may have missed messages. */
+export interface MissedMessages {
+  /** The engine's connection was lost and is back. */
+  readonly reason: 'reconnect'
+  /** When the loss was noticed, in milliseconds since the epoch (this process's clock). */
+  readonly disconnectedAt: number
+}
+
+/** Options of {@link Broker.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * Called when messages published since the last delivered one may not have reached this subscription (the
+   * engine's connection was lost and is back). Called before any message received after the loss reaches the
+   * listener, so the caller can hold live messages, re-read history after the last position it saw, then release
+   * the held ones, dropping those already read. Engines that cannot lose messages (memory, IPC) never call it.
+   */
+  readonly onMissed?: (event: MissedMessages) => void
+}
+
 /**
  * Fan-out of published messages to every subscribed listener, within one process (memory) or across hub nodes
  * (Redis, NATS).
@@ -51,7 +70,7 @@ export interface Broker {
    *
    * @throws `ERR_HUB_BROKER_CLOSED` (rejects) after `close()`.
    */
-  subscribe(onMessage: (message: HubMessage) => void): Promise<Unsubscribe>
+  subscribe(onMessage: (message: HubMessage) => void, options?: SubscribeOptions): Promise<Unsubscribe>
 
   /** Stops every subscription and releases connections. Messages not yet delivered are dropped. */
   close(): Promise<void>

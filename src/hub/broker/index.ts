@@ -1,3 +1,3 @@
-export type { Broker, Unsubscribe } from './broker.js'
+export type { Broker, MissedMessages, SubscribeOptions, Unsubscribe } from './broker.js'
 export { MemoryBroker } from './memory-broker.js'
 export type { MemoryBrokerOptions } from './memory-broker.js'

@@ -47,7 +47,8 @@ export interface ReadResult {
    * store was recreated or lost), or entries after it were evicted (count, age or size bound), or it lies beyond
    * the newest entry this store ever issued (the store lost entries the caller saw). The read still returns what is
    * retained after the gap (the whole current epoch for a foreign epoch); the caller decides whether to send it and
-   * how to announce the gap. Always false for `'earliest'`.
+   * how to announce the gap. Always false for `'earliest'`. Any page, not only the first, can report a gap when
+   * eviction overtakes a slow reader between two reads.
    */
   readonly gap: boolean
 }
@@ -96,6 +97,10 @@ export interface HistoryStore {
    *
    * When `capabilities.durable` is true the update is durable before the promise resolves. May evict the oldest
    * entries to keep the store within its bounds.
+   *
+   * A rejection does not prove the update was not stored: with a network engine the server may have applied the
+   * append before the reply was lost. An update is never acknowledged and then lost, but a publisher that retries a
+   * rejected append may store it twice, under two positions.
    *
    * @throws `ERR_HUB_HISTORY_INVALID_UPDATE` (rejects) when `update` breaks the {@link HubUpdate} contract,
    *   `ERR_HUB_HISTORY_UNAVAILABLE` when the backing store fails, `ERR_HUB_HISTORY_CLOSED` after `close()`.
