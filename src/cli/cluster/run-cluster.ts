@@ -45,8 +45,9 @@ export async function runCluster(args: readonly string[], loaded: LoadedConfig, 
   const woken = new Promise<void>((resolve) => (wake = resolve))
   const assignClock = (): void => {
     if (!config.demos || clockOwner !== undefined) return
-    clockOwner = [...listening].find((w) => !w.isDead())
-    clockOwner?.send({ herald: 'clock', on: true })
+    clockOwner = [...listening].find((w) => w.isConnected())
+    // A callback keeps a send to a worker that just went away from becoming an 'error' event.
+    clockOwner?.send({ herald: 'clock', on: true }, undefined, () => undefined)
   }
   const onMessage = (worker: Worker, message: unknown): void => {
     if (isServeClusterMessage(message, 'listening')) {
@@ -60,6 +61,7 @@ export async function runCluster(args: readonly string[], loaded: LoadedConfig, 
   }
   const onExit = (worker: Worker): void => {
     listening.delete(worker)
+    if (io.signal.aborted) return
     if (!ready) {
       // A worker that cannot start will not start on a second try either (a bad key, a port in use, …).
       failure ??= exitStatusFor(undefined)
