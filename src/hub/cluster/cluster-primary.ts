@@ -4,6 +4,12 @@ import type { HistoryStore } from '../history/history-store.js'
 import { createClusterRelay, type ClusterRelay } from './cluster-relay.js'
 import { isIpcMessage, type IpcChannel } from './ipc-channel.js'
 
+/** A worker that exits sooner than this after it started counts as failing to start. */
+const EARLY_EXIT_MS = 5_000
+/** The first restart delay of a worker that fails to start; it doubles each time, up to the maximum. */
+const MIN_RESTART_DELAY_MS = 1_000
+const MAX_RESTART_DELAY_MS = 30_000
+
 /** Options of {@link startClusterPrimary}. */
 export interface ClusterPrimaryOptions {
   /** How many worker processes to run. */
@@ -36,12 +42,18 @@ export function startClusterPrimary(options: ClusterPrimaryOptions): ClusterPrim
   const relay = createClusterRelay(options.history === undefined ? {} : { history: options.history })
   const detach = new Map<Worker, () => void>()
   let stopping = false
+  const restarts = new Set<ReturnType<typeof setTimeout>>()
   let ready = 0
   let resolveListening: () => void = () => undefined
   const listening = new Promise<void>((resolve) => (resolveListening = resolve))
 
+  // A worker that dies soon after it started is restarted after a delay that doubles while it keeps doing so, so a
+  // worker that cannot start (a corrupt file, an unreachable key server) does not spin in a tight fork loop.
+  let restartDelayMs = 0
+
   function fork(): void {
     const worker = cluster.fork({ ...options.env, HERALD_WORKER: '1' })
+    const startedAt = Date.now()
     const channel: IpcChannel = {
       send(message) {
         if (worker.isConnected()) worker.send(message)
@@ -62,8 +74,13 @@ export function startClusterPrimary(options: ClusterPrimaryOptions): ClusterPrim
       detach.get(worker)?.()
       detach.delete(worker)
       if (stopping) return
-      options.logger?.warn?.('worker exited; starting another', { pid: worker.process.pid, code, signal })
-      fork()
+      restartDelayMs = Date.now() - startedAt < EARLY_EXIT_MS ? Math.min(MAX_RESTART_DELAY_MS, Math.max(MIN_RESTART_DELAY_MS, restartDelayMs * 2)) : 0
+      options.logger?.warn?.('worker exited; starting another', { pid: worker.process.pid, code, signal, delayMs: restartDelayMs })
+      const timer = setTimeout(() => {
+        restarts.delete(timer)
+        if (!stopping) fork()
+      }, restartDelayMs)
+      restarts.add(timer)
     })
   }
 
@@ -74,6 +91,8 @@ export function startClusterPrimary(options: ClusterPrimaryOptions): ClusterPrim
     listening,
     async stop() {
       stopping = true
+      for (const timer of restarts) clearTimeout(timer)
+      restarts.clear()
       const workers = [...detach.keys()]
       const exits = workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))))
       for (const w of workers) w.process.kill('SIGTERM')
