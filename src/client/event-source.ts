@@ -6,6 +6,7 @@ import { contentTypeError, describe, networkError, stalledError, statusError } f
 import { ClientError } from './errors.js'
 import type { DefaultEventMap, EventMap, EventSourceEvent, EventSourceListener, EventSourceMessage } from './event-map.js'
 import { DEFAULT_MAX_QUEUED_EVENTS, EventQueue } from './event-queue.js'
+import { ListenerRegistry } from './listener-registry.js'
 import { SourceMessageEvent } from './message-event.js'
 import {
   discardBody,
@@ -167,6 +168,10 @@ export class EventSource<Events extends EventMap = DefaultEventMap> extends Even
   #iterators: Set<EventQueue<EventSourceMessage<Events>>> | undefined
   #failure: ClientError | undefined
   readonly #handlers = new Map<string, HandlerSlot>()
+  readonly #listeners = new ListenerRegistry(this, {
+    add: (type, listener, options) => super.addEventListener(type, listener, options),
+    remove: (type, listener, options) => super.removeEventListener(type, listener, options),
+  })
 
   /**
    * Creates the source and starts connecting.
@@ -269,7 +274,7 @@ export class EventSource<Events extends EventMap = DefaultEventMap> extends Even
     options?: boolean | AddEventListenerOptions,
   ): void
   override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
-    super.addEventListener(type, listener, options)
+    this.#listeners.add(type, listener, options)
   }
 
   /** Removes a listener added with {@link EventSource.addEventListener}. */
@@ -279,7 +284,7 @@ export class EventSource<Events extends EventMap = DefaultEventMap> extends Even
     options?: boolean | EventListenerOptions,
   ): void
   override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void {
-    super.removeEventListener(type, listener, options)
+    this.#listeners.remove(type, listener, options)
   }
 
   /**
@@ -474,6 +479,11 @@ export class EventSource<Events extends EventMap = DefaultEventMap> extends Even
    * not be delivered because a loop's queue is full (the source then failed).
    */
   #deliver(type: string, data: string, lastEventId: string, previousLastEventId: string): boolean {
+    const iterators = this.#iterators
+    // One lookup per event: the listeners as they are now (the DOM's rule: one added during the dispatch waits).
+    const listeners = this.#listeners.of(type)
+    // Nobody would see the event: it is not even created.
+    if (listeners === undefined && iterators === undefined) return true
     let value: unknown = data
     if (this.#decode !== undefined) {
       try {
@@ -483,11 +493,6 @@ export class EventSource<Events extends EventMap = DefaultEventMap> extends Even
         return true
       }
     }
-    // [spec] "Initialize event's type attribute to "message", its data attribute to data, its origin attribute to the
-    // serialization of the origin of the event stream's final URL (i.e., the URL after redirects), and its
-    // lastEventId attribute to the last event ID string of the event source."
-    const event = new SourceMessageEvent(type, { data: value, lastEventId, origin: this.#origin })
-    const iterators = this.#iterators
     if (iterators !== undefined) {
       // Nobody gets an event that one loop cannot take: all consumers see the same sequence, and the last event ID
       // each saw is where a new source resumes.
@@ -498,9 +503,13 @@ export class EventSource<Events extends EventMap = DefaultEventMap> extends Even
           return false
         }
       }
-      for (const queue of iterators) queue.offer(event as EventSourceMessage<Events>)
     }
-    this.dispatchEvent(event)
+    // [spec] "Initialize event's type attribute to "message", its data attribute to data, its origin attribute to the
+    // serialization of the origin of the event stream's final URL (i.e., the URL after redirects), and its
+    // lastEventId attribute to the last event ID string of the event source."
+    const event = new SourceMessageEvent(type, { data: value, lastEventId, origin: this.#origin })
+    if (iterators !== undefined) for (const queue of iterators) queue.offer(event as unknown as EventSourceMessage<Events>)
+    if (listeners !== undefined) this.#listeners.dispatch(event, listeners)
     return true
   }
 
@@ -564,7 +573,7 @@ export class EventSource<Events extends EventMap = DefaultEventMap> extends Even
     if (value === null) {
       // Like a DOM event handler set to null: the listener goes, and a later handler is added again at the end.
       if (slot !== undefined) {
-        super.removeEventListener(type, slot.listener)
+        this.#listeners.remove(type, slot.listener, false)
         this.#handlers.delete(type)
       }
       return
@@ -579,7 +588,7 @@ export class EventSource<Events extends EventMap = DefaultEventMap> extends Even
       }
       slot = created
       this.#handlers.set(type, slot)
-      super.addEventListener(type, slot.listener)
+      this.#listeners.add(type, slot.listener, false)
     } else {
       slot.handler = value
     }
