@@ -1,6 +1,6 @@
 // The Herald clock: every second the server pushes its time over SSE; the page shows each event with its id.
 // Run `npm run build` first (this file imports the built package through its own exports), then
-// `node examples/clock/server.mjs`, or just `npm start`.
+// `node examples/clock/server.mjs` (after `npm run build`).
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { createChannel, createMemoryReplay } from 'herald-sse/server'
