@@ -1,5 +1,5 @@
 export { DEFAULT_NATS_BROKER_SUBJECT, NatsBroker } from './nats-broker.js'
-export type { NatsBrokerOptions, NatsBrokerSubscribeOptions, NatsMissedMessages } from './nats-broker.js'
+export type { NatsBrokerOptions } from './nats-broker.js'
 export { DEFAULT_NATS_REQUEST_TIMEOUT_MS, DEFAULT_NATS_URL } from './nats-connection.js'
 export type { NatsEngineConnectionOptions } from './nats-connection.js'
 export {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { Broker } from '../broker/broker.js'
+import type { Broker, MissedMessages } from '../broker/broker.js'
 import { brokerConformance, sampleMessage } from '../broker/testing/broker-suite.js'
 import type { HubError } from '../errors.js'
 import type { HistoryStore } from '../history/history-store.js'
@@ -8,7 +8,7 @@ import { ResumingSubscriber } from '../redis/testing/resuming-subscriber.js'
 import { startTcpProxy, type TcpProxy } from '../redis/testing/tcp-proxy.js'
 import { compareOffsets } from '../stream-position.js'
 import type { HubMessage } from '../update.js'
-import { DEFAULT_NATS_BROKER_SUBJECT, NatsBroker, type NatsBrokerOptions, type NatsMissedMessages } from './nats-broker.js'
+import { DEFAULT_NATS_BROKER_SUBJECT, NatsBroker, type NatsBrokerOptions } from './nats-broker.js'
 import { NatsHistory } from './nats-history.js'
 import { adminConnection, deleteStreams, NATS_URL, requireNats, uniqueName } from './testing/nats-service.js'
 
@@ -284,12 +284,12 @@ describe.runIf(hasNats)('NatsBroker under faults', () => {
     const subject = uniqueName('late')
     const network = await proxy()
     const subscriberBroker = broker({ url: `nats://127.0.0.1:${network.port}`, subject, connectionOptions: quickReconnect })
-    const early: NatsMissedMessages[] = []
+    const early: MissedMessages[] = []
     await subscriberBroker.subscribe(() => {}, { onMissed: (event) => early.push(event) })
     network.cut()
     await vi.waitFor(() => expect(early).toHaveLength(1), { timeout: 10_000, interval: 20 })
     expect(early[0]).toMatchObject({ reason: 'reconnect' })
-    const late: NatsMissedMessages[] = []
+    const late: MissedMessages[] = []
     await subscriberBroker.subscribe(() => {}, { onMissed: (event) => late.push(event) })
     expect(late).toEqual([])
   })

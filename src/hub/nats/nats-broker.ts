@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
-import type { Broker, Unsubscribe } from '../broker/broker.js'
+import type { Broker, MissedMessages, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
 import { HubError } from '../errors.js'
 import { checkOptionsObject, functionOption, integerOption } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
@@ -57,30 +57,9 @@ export interface NatsBrokerOptions {
   readonly onError?: (error: HubError) => void
 }
 
-/** Why a subscription may have missed messages. */
-export interface NatsMissedMessages {
-  /** The connection was lost and is back: messages published in between were not delivered. */
-  readonly reason: 'reconnect'
-  /** When the connection was found lost, in milliseconds since the epoch (this process's clock). */
-  readonly disconnectedAt: number
-}
-
-/** Options of one {@link NatsBroker.subscribe} call. */
-export interface NatsBrokerSubscribeOptions {
-  /**
-   * Called once the connection is back and the subscription re-established after it was lost, for each
-   * subscription active at that moment: messages published meanwhile are gone (core NATS keeps nothing). It is
-   * called before any message received on the new connection reaches the listener, so from the call on: hold live
-   * messages back, re-read history after the last position the subscription saw (`HistoryStore.readAfter`), then
-   * release the held messages, dropping those whose position was already read (same epoch, offset not greater).
-   * Never throw from it (a throw goes to `onError` as `ERR_HUB_BROKER_LISTENER_FAILED`).
-   */
-  readonly onMissed?: (event: NatsMissedMessages) => void
-}
-
 interface Listener {
   readonly onMessage: (message: HubMessage) => void
-  readonly onMissed: ((event: NatsMissedMessages) => void) | undefined
+  readonly onMissed: ((event: MissedMessages) => void) | undefined
   active: boolean
 }
 
@@ -106,7 +85,7 @@ const PROTOCOL_OVERHEAD_BYTES = 128
  *   `ERR_HUB_BROKER_MESSAGE_TOO_LARGE`.
  * - **At most once, and reconnects.** Messages published while this node's connection is down are lost to it.
  *   nats.js reconnects and re-subscribes on its own; once it has, the broker calls the `onMissed` callback of every
- *   subscription that was active (see {@link NatsBrokerSubscribeOptions}), so the hub re-reads history. The same
+ *   subscription that was active (see `SubscribeOptions.onMissed`), so the hub re-reads history. The same
  *   happens when the server cuts a slow consumer.
  * - **Listeners** are called one message at a time, in order; the same frozen message object goes to every listener
  *   of this node. The NATS subscription stays open until `close()`, even with no listener.
@@ -188,7 +167,7 @@ export class NatsBroker implements Broker {
    * @throws `ERR_HUB_BROKER_UNAVAILABLE` (rejects) when the server cannot be reached within `requestTimeoutMs`;
    *   `ERR_HUB_BROKER_CLOSED` after `close()`.
    */
-  async subscribe(onMessage: (message: HubMessage) => void, options: NatsBrokerSubscribeOptions = {}): Promise<Unsubscribe> {
+  async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
     this.#checkOpen()
     if (typeof onMessage !== 'function') {
       throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: a listener must be a function, not ${typeof onMessage}`)
@@ -330,7 +309,7 @@ export class NatsBroker implements Broker {
   #notifyMissed(): void {
     if (!this.#missedPending) return
     this.#missedPending = false
-    const event: NatsMissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt })
+    const event: MissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt })
     for (const listener of this.#listeners) {
       if (!listener.active || listener.onMissed === undefined) continue
       try {

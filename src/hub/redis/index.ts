@@ -1,5 +1,5 @@
 export { DEFAULT_REDIS_BROKER_CHANNEL, RedisBroker } from './redis-broker.js'
-export type { RedisBrokerOptions, RedisBrokerSubscribeOptions, RedisMissedMessages } from './redis-broker.js'
+export type { RedisBrokerOptions } from './redis-broker.js'
 export { DEFAULT_REDIS_COMMAND_TIMEOUT_MS, DEFAULT_REDIS_MAX_QUEUED_COMMANDS, DEFAULT_REDIS_URL } from './redis-connection.js'
 export type { RedisEngineClientOptions } from './redis-connection.js'
 export {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { Broker } from '../broker/broker.js'
+import type { Broker, MissedMessages } from '../broker/broker.js'
 import { brokerConformance, sampleMessage } from '../broker/testing/broker-suite.js'
 import type { HubError } from '../errors.js'
 import type { HistoryStore } from '../history/history-store.js'
 import { sampleUpdate } from '../history/testing/history-suite.js'
 import { compareOffsets } from '../stream-position.js'
 import type { HubMessage } from '../update.js'
-import { DEFAULT_REDIS_BROKER_CHANNEL, RedisBroker, type RedisBrokerOptions, type RedisMissedMessages } from './redis-broker.js'
+import { DEFAULT_REDIS_BROKER_CHANNEL, RedisBroker, type RedisBrokerOptions } from './redis-broker.js'
 import { RedisHistory } from './redis-history.js'
 import { adminClient, deleteKeys, killConnections, REDIS_URL, requireRedis, uniquePrefix } from './testing/redis-service.js'
 import { ResumingSubscriber } from './testing/resuming-subscriber.js'
@@ -255,12 +255,12 @@ describe.runIf(hasRedis)('RedisBroker under faults', () => {
     const channel = uniquePrefix('late')
     const subscriberProxy = await proxy()
     const subscriberBroker = broker({ url: `redis://127.0.0.1:${subscriberProxy.port}`, channel })
-    const early: RedisMissedMessages[] = []
+    const early: MissedMessages[] = []
     await subscriberBroker.subscribe(() => {}, { onMissed: (event) => early.push(event) })
     subscriberProxy.cut()
     await vi.waitFor(() => expect(early).toHaveLength(1), { timeout: 10_000, interval: 20 })
     expect(early[0]!.disconnectedAt).toBeGreaterThan(0)
-    const late: RedisMissedMessages[] = []
+    const late: MissedMessages[] = []
     await subscriberBroker.subscribe(() => {}, { onMissed: (event) => late.push(event) })
     expect(late).toEqual([])
   })

@@ -1,4 +1,4 @@
-import type { Broker, Unsubscribe } from '../broker/broker.js'
+import type { Broker, MissedMessages, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
 import { HubError } from '../errors.js'
 import { checkOptionsObject, functionOption, integerOption } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
@@ -57,30 +57,9 @@ export interface RedisBrokerOptions {
   readonly onError?: (error: HubError) => void
 }
 
-/** Why a subscription may have missed messages. */
-export interface RedisMissedMessages {
-  /** The subscriber connection was lost and is back: messages published in between were not delivered. */
-  readonly reason: 'reconnect'
-  /** When the connection was found lost, in milliseconds since the epoch (this process's clock). */
-  readonly disconnectedAt: number
-}
-
-/** Options of one {@link RedisBroker.subscribe} call. */
-export interface RedisBrokerSubscribeOptions {
-  /**
-   * Called once the subscriber connection is back and re-subscribed after it was lost, for each subscription active
-   * at that moment: messages published meanwhile are gone (pub/sub keeps nothing). It is called before any message
-   * received on the new connection reaches the listener, so from the call on: hold live messages back, re-read
-   * history after the last position the subscription saw (`HistoryStore.readAfter`), then release the held messages,
-   * dropping those whose position was already read (same epoch, offset not greater). Never throw from it (a throw
-   * goes to `onError` as `ERR_HUB_BROKER_LISTENER_FAILED`).
-   */
-  readonly onMissed?: (event: RedisMissedMessages) => void
-}
-
 interface Listener {
   readonly onMessage: (message: HubMessage) => void
-  readonly onMissed: ((event: RedisMissedMessages) => void) | undefined
+  readonly onMissed: ((event: MissedMessages) => void) | undefined
   active: boolean
 }
 
@@ -108,7 +87,7 @@ const RESOLVED = Promise.resolve()
  *   connection broke, never the reverse.
  * - **At most once, and reconnects.** Pub/sub keeps nothing: messages published while the subscriber connection is
  *   down are lost to this node. node-redis reconnects and re-subscribes on its own; once it has, the broker calls the
- *   `onMissed` callback of every subscription that was active (see {@link RedisBrokerSubscribeOptions}), so the hub
+ *   `onMissed` callback of every subscription that was active (see `SubscribeOptions.onMissed`), so the hub
  *   re-reads history. The same happens when Redis drops a subscriber that fell behind
  *   (`client-output-buffer-limit pubsub`).
  * - **Listeners** are called one message at a time, in order, on the subscriber connection's event; the same frozen
@@ -183,7 +162,7 @@ export class RedisBroker implements Broker {
    * @throws `ERR_HUB_BROKER_UNAVAILABLE` (rejects) when Redis does not confirm within `commandTimeoutMs`;
    *   `ERR_HUB_BROKER_CLOSED` after `close()`.
    */
-  async subscribe(onMessage: (message: HubMessage) => void, options: RedisBrokerSubscribeOptions = {}): Promise<Unsubscribe> {
+  async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
     if (this.#closed) throw closedError()
     if (typeof onMessage !== 'function') {
       throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: a listener must be a function, not ${typeof onMessage}`)
@@ -313,7 +292,7 @@ export class RedisBroker implements Broker {
   #notifyMissed(): void {
     if (!this.#missedPending) return
     this.#missedPending = false
-    const event: RedisMissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt })
+    const event: MissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt })
     for (const listener of this.#listeners) {
       if (!listener.active || listener.onMissed === undefined) continue
       try {

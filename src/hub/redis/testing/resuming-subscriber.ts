@@ -1,18 +1,7 @@
-import type { Unsubscribe } from '../../broker/broker.js'
+import type { Broker, MissedMessages } from '../../broker/broker.js'
 import type { HistoryStore } from '../../history/history-store.js'
 import { compareOffsets, type StreamPosition } from '../../stream-position.js'
 import type { HubMessage } from '../../update.js'
-
-/** What the Redis and NATS brokers tell a subscription after a reconnect. */
-export interface MissedMessagesEvent {
-  readonly reason: 'reconnect'
-  readonly disconnectedAt: number
-}
-
-/** A broker whose `subscribe` takes `onMissed` (RedisBroker, NatsBroker). */
-export interface ResumableBroker {
-  subscribe(onMessage: (message: HubMessage) => void, options: { onMissed: (event: MissedMessagesEvent) => void }): Promise<Unsubscribe>
-}
 
 /**
  * What a hub node does with one subscription: it takes live messages from the broker and, when the broker reports
@@ -21,7 +10,7 @@ export interface ResumableBroker {
  */
 export class ResumingSubscriber {
   readonly seen: HubMessage[] = []
-  readonly missedEvents: MissedMessagesEvent[] = []
+  readonly missedEvents: MissedMessages[] = []
   recovered = 0
   gaps = 0
   #last: StreamPosition
@@ -37,7 +26,7 @@ export class ResumingSubscriber {
     this.#last = start
   }
 
-  async attach(broker: ResumableBroker): Promise<void> {
+  async attach(broker: Broker): Promise<void> {
     await broker.subscribe((message) => this.#live(message), {
       onMissed: (event) => {
         // Hold live messages from now on: the broker calls this before any message of the new connection.
