@@ -44,6 +44,7 @@ export function createClusterRelay(options: { history?: HistoryStore } = {}): Cl
       const stop = channel.onMessage((m: IpcMessage) => {
         if (m.herald === 'broker-publish') {
           for (const target of channels) target.send({ herald: 'broker-message', message: m.message })
+          channel.send({ herald: 'broker-ack', id: m.id })
         } else if (m.herald === 'history-call') {
           const { id } = m
           call(m.method, m.args).then(

@@ -21,6 +21,8 @@ export class IpcBroker implements Broker {
   readonly #onError: (error: HubError) => void
   /** One entry per subscription: the same function subscribed twice is called twice. */
   readonly #listeners = new Set<{ readonly listener: (m: HubMessage) => unknown }>()
+  readonly #acks = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
+  #nextId = 0
   #stop: (() => void) | undefined
   #closed = false
 
@@ -29,17 +31,39 @@ export class IpcBroker implements Broker {
     this.#onError = options.onError ?? (() => undefined)
   }
 
+  /**
+   * Resolves once the primary has relayed the message to every worker (it acknowledges each publish), so a
+   * publisher that awaits each publish has at most one message in flight: memory stays bounded however slow the
+   * primary is.
+   */
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(new HubError('ERR_HUB_BROKER_CLOSED', 'the broker is closed'))
-    this.#channel.send({ herald: 'broker-publish', message })
-    return Promise.resolve()
+    this.#listen()
+    const id = ++this.#nextId
+    return new Promise<void>((resolve, reject) => {
+      this.#acks.set(id, { resolve, reject })
+      this.#channel.send({ herald: 'broker-publish', id, message })
+    })
   }
 
   subscribe(onMessage: (m: HubMessage) => void): Promise<Unsubscribe> {
     if (this.#closed) return Promise.reject(new HubError('ERR_HUB_BROKER_CLOSED', 'the broker is closed'))
     const entry = { listener: onMessage }
     this.#listeners.add(entry)
+    this.#listen()
+    return Promise.resolve(() => {
+      this.#listeners.delete(entry)
+      return Promise.resolve()
+    })
+  }
+
+  #listen(): void {
     this.#stop ??= this.#channel.onMessage((m) => {
+      if (m.herald === 'broker-ack') {
+        this.#acks.get(m.id)?.resolve()
+        this.#acks.delete(m.id)
+        return
+      }
       if (m.herald !== 'broker-message') return
       for (const { listener } of this.#listeners) {
         try {
@@ -50,10 +74,6 @@ export class IpcBroker implements Broker {
         }
       }
     })
-    return Promise.resolve(() => {
-      this.#listeners.delete(entry)
-      return Promise.resolve()
-    })
   }
 
   #failed(cause: unknown): void {
@@ -63,6 +83,8 @@ export class IpcBroker implements Broker {
   close(): Promise<void> {
     this.#closed = true
     this.#listeners.clear()
+    for (const ack of this.#acks.values()) ack.reject(new HubError('ERR_HUB_BROKER_CLOSED', 'the broker closed before the primary acknowledged'))
+    this.#acks.clear()
     this.#stop?.()
     this.#stop = undefined
     return Promise.resolve()
