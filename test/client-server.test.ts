@@ -4,11 +4,11 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { serve as serveFetch } from '@hono/node-server'
-import { afterEach, describe, expect, it } from 'vitest'
-import { EventSource, fetchEventStream, type ClientErrorEvent } from '../src/client/index.js'
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest'
+import { EventSource, fetchEventStream, type ClientErrorEvent, type EventMap } from '../src/client/index.js'
 import { sse as fetchSse } from '../src/server/adapters/fetch.js'
 import { sse as nodeSse } from '../src/server/adapters/node.js'
-import { createChannel, createMemoryReplay, type Channel, type SseEvent } from '../src/server/index.js'
+import { createChannel, createMemoryReplay, type Channel, type EventMap as ServerEventMap, type SseEvent } from '../src/server/index.js'
 
 type Events = { task: { n: number } }
 
@@ -157,6 +157,10 @@ for (const [adapter, start] of [
 }
 
 describe('server features seen from the client', () => {
+  it('the client and the server describe events with the same EventMap type', () => {
+    expectTypeOf<EventMap>().toEqualTypeOf<ServerEventMap>()
+  })
+
   it('a resume from an id the server does not know brings the herald-gap event', async () => {
     const r = await startNode()
     publish(r, 1, 2)

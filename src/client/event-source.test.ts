@@ -654,6 +654,11 @@ describe('[non-spec] event handlers, decode and typing', () => {
     const untyped = new EventSource('http://127.0.0.1:9/e', { signal: AbortSignal.abort() })
     untyped.addEventListener('anything', (event) => expectTypeOf(event.data).toEqualTypeOf<string>())
     expectTypeOf<Parameters<NonNullable<typeof untyped.onmessage>>[0]['data']>().toEqualTypeOf<string>()
+    interface AsInterface {
+      task: { id: string }
+    }
+    const fromInterface = new EventSource<AsInterface>('http://127.0.0.1:9/e', { signal: AbortSignal.abort() })
+    fromInterface.addEventListener('task', (event) => expectTypeOf(event.data).toEqualTypeOf<{ id: string }>())
     type Yielded = typeof source extends AsyncIterable<infer T> ? T : never
     expectTypeOf<Yielded>().toEqualTypeOf<(MessageEvent<{ id: string }> & { readonly type: 'task' }) | (MessageEvent<string> & { readonly type: 'note' })>()
   })

@@ -4,7 +4,7 @@ import { ClientErrorEvent } from './client-error-event.js'
 import { createConnectionParser, type ConnectionParser } from './connection-parser.js'
 import { contentTypeError, describe, networkError, stalledError, statusError } from './connection-errors.js'
 import { ClientError } from './errors.js'
-import type { DefaultEventMap, EventMap, EventSourceEvent, EventSourceListener, EventSourceMessage } from './event-map.js'
+import type { DefaultEventMap, EventSourceEvent, EventSourceListener, EventSourceMessage } from './event-map.js'
 import { DEFAULT_MAX_QUEUED_EVENTS, EventQueue } from './event-queue.js'
 import { ListenerRegistry } from './listener-registry.js'
 import { SourceMessageEvent } from './message-event.js'
@@ -133,7 +133,7 @@ interface HandlerSlot {
  * ```
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html
  */
-export class EventSource<Events extends EventMap = DefaultEventMap> extends EventTarget {
+export class EventSource<Events extends object = DefaultEventMap> extends EventTarget {
   /** [spec] The connection has not yet been established, or it was closed and the user agent is reconnecting. */
   static readonly CONNECTING = CONNECTING
   /** [spec] The user agent has an open connection and is dispatching events as it receives them. */
