@@ -81,6 +81,9 @@ export interface EventSourceInit extends RequestOptions {
 }
 
 type ReadyState = 0 | 1 | 2
+
+/** The init object reused for every message event (see `#deliver`). */
+const MESSAGE_INIT: { data: unknown; lastEventId: string; origin: string } = { data: undefined, lastEventId: '', origin: '' }
 const CONNECTING = 0
 const OPEN = 1
 const CLOSED = 2
@@ -507,7 +510,14 @@ export class EventSource<Events extends object = DefaultEventMap> extends EventT
     // [spec] "Initialize event's type attribute to "message", its data attribute to data, its origin attribute to the
     // serialization of the origin of the event stream's final URL (i.e., the URL after redirects), and its
     // lastEventId attribute to the last event ID string of the event source."
-    const event = new SourceMessageEvent(type, { data: value, lastEventId, origin: this.#origin })
+    // One init object for every event: the constructor copies its fields, and one allocation less per event shows
+    // in the garbage collector's share (bench/client.bench.mjs).
+    const init = MESSAGE_INIT
+    init.data = value
+    init.lastEventId = lastEventId
+    init.origin = this.#origin
+    const event = new SourceMessageEvent(type, init)
+    init.data = undefined
     if (iterators !== undefined) for (const queue of iterators) queue.offer(event as unknown as EventSourceMessage<Events>)
     if (listeners !== undefined) this.#listeners.dispatch(event, listeners)
     return true
