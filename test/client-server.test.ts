@@ -175,11 +175,11 @@ describe('server features seen from the client', () => {
 
   it('keep-alive comments keep the stall detector quiet; a silent server trips it', async () => {
     const r = await startNode(25)
-    const source = open(`${r.origin}/events`, { stallTimeoutMs: 150 })
+    const source = open(`${r.origin}/events`, { stallTimeoutMs: 400 })
     const errors: string[] = []
     source.addEventListener('error', (event: ClientErrorEvent) => errors.push(event.error.code))
     await new Promise((resolve) => source.addEventListener('open', resolve, { once: true }))
-    await new Promise((resolve) => setTimeout(resolve, 450))
+    await new Promise((resolve) => setTimeout(resolve, 700))
     expect(errors).toEqual([])
     const quiet = await startNode(null)
     const stalled = open(`${quiet.origin}/events`, { stallTimeoutMs: 150 })

@@ -502,10 +502,10 @@ describe('[non-spec] bad input never hangs and never grows memory', () => {
   })
 
   it('[non-spec] keep-alive comments keep a quiet stream from stalling', async () => {
-    const server = await serve({ '/e': stream(Array.from({ length: 12 }, () => ': ping\n\n'), { gapMs: 25, end: false }) })
-    const log = logSource(open(`${server.origin}/e`, { stallTimeoutMs: 120 }))
+    const server = await serve({ '/e': stream(Array.from({ length: 40 }, () => ': ping\n\n'), { gapMs: 20, end: false }) })
+    const log = logSource(open(`${server.origin}/e`, { stallTimeoutMs: 300 }))
     await log.waitFor('open')
-    await sleep(300)
+    await sleep(450)
     expect(log.lines).toEqual(['open'])
   })
 
