@@ -228,14 +228,17 @@ export class EventSource<Events extends object = DefaultEventMap> extends EventT
     return this.#lastEventId
   }
 
+  /** [spec] {@link EventSource.CONNECTING} (0), on instances too. */
   get CONNECTING(): 0 {
     return CONNECTING
   }
 
+  /** [spec] {@link EventSource.OPEN} (1), on instances too. */
   get OPEN(): 1 {
     return OPEN
   }
 
+  /** [spec] {@link EventSource.CLOSED} (2), on instances too. */
   get CLOSED(): 2 {
     return CLOSED
   }
