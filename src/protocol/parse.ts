@@ -278,6 +278,18 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
             dispatch()
             lf++
           }
+        } else if (t.charCodeAt(pos) === 0x69 && t.charCodeAt(pos + 1) === 0x64 && t.charCodeAt(pos + 2) === COLON) {
+          // "id:" — the next commonest line, also handled here without the general field scan.
+          const from = t.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3
+          const value = from < lf ? t.slice(from, lf) : ''
+          if (!value.includes('\0')) {
+            idBuffer = value
+            idInBlock = value
+          }
+        } else if (t.charCodeAt(pos) === 0x65 && t.charCodeAt(pos + 5) === COLON && t.charCodeAt(pos + 1) === 0x76 && t.charCodeAt(pos + 2) === 0x65 && t.charCodeAt(pos + 3) === 0x6e && t.charCodeAt(pos + 4) === 0x74) {
+          // "event:"
+          const from = t.charCodeAt(pos + 6) === SPACE ? pos + 7 : pos + 6
+          eventType = from < lf ? t.slice(from, lf) : ''
         } else {
           line(t, pos, lf)
         }
