@@ -410,3 +410,46 @@ export function publishAgent(maxSockets = 10): Agent {
 export function uniqueTopic(name: string): string {
   return `https://herald.test/scale-out/${randomUUID()}/${name}`
 }
+
+/** How a subscriber's received ids compare with the ids it should have received, for one readable assertion. */
+export interface DeliveryCheck {
+  /** Ids received more than once (each repeat listed). */
+  readonly duplicates: string[]
+  /** Expected ids never received. */
+  readonly missing: string[]
+  /** Received ids that were not expected. */
+  readonly unexpected: string[]
+  /** Whether the expected ids arrived in the expected order (first arrivals). */
+  readonly inOrder: boolean
+}
+
+/** The {@link DeliveryCheck} of a subscriber that got every expected update exactly once, in order. */
+export const EXACTLY_ONCE_IN_ORDER: DeliveryCheck = Object.freeze({ duplicates: [], missing: [], unexpected: [], inOrder: true })
+
+/**
+ * Compares what a subscriber received with what it should have received.
+ *
+ * @example
+ * ```ts
+ * expect(checkDelivery(receivedIds(stream), acknowledged)).toEqual(EXACTLY_ONCE_IN_ORDER)
+ * ```
+ */
+export function checkDelivery(received: readonly string[], expected: readonly string[]): DeliveryCheck {
+  const wanted = new Set(expected)
+  const seen = new Set<string>()
+  const duplicates: string[] = []
+  const firsts: string[] = []
+  for (const id of received) {
+    if (seen.has(id)) duplicates.push(id)
+    else {
+      seen.add(id)
+      if (wanted.has(id)) firsts.push(id)
+    }
+  }
+  return {
+    duplicates,
+    missing: expected.filter((id) => !seen.has(id)),
+    unexpected: [...seen].filter((id) => !wanted.has(id)),
+    inOrder: firsts.join('\n') === expected.filter((id) => seen.has(id)).join('\n'),
+  }
+}
