@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
 import { Agent, request } from 'node:http'
 import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
@@ -249,6 +250,8 @@ export interface NodeOptions {
   readonly broker?: string
   /** More `herald serve` arguments (`--history-size 10`, `--workers 2`, …). */
   readonly args?: readonly string[]
+  /** Serve the demos (and their clock and dashboard publishers). @defaultValue false */
+  readonly demos?: boolean
 }
 
 /**
@@ -266,7 +269,7 @@ export class HubCluster {
     const args = [
       '--mode',
       'development',
-      '--no-demos',
+      options.demos === true ? '--demos' : '--no-demos',
       '--no-subscriptions',
       '--history',
       options.history ?? this.engine.url,
@@ -452,4 +455,20 @@ export function checkDelivery(received: readonly string[], expected: readonly st
     unexpected: [...seen].filter((id) => !wanted.has(id)),
     inOrder: firsts.join('\n') === expected.filter((id) => seen.has(id)).join('\n'),
   }
+}
+
+/** The pids of the processes whose parent is `parent` (the workers of a `herald serve --workers N`), from /proc. */
+export async function childPids(parent: number): Promise<number[]> {
+  const pids: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8')
+      // Field 4, after the parenthesised command name, is the parent's pid.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) pids.push(Number(entry))
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return pids
 }
