@@ -357,7 +357,7 @@ export class LoadRun {
     }
     const t = this.totals()
     const notReady = Math.max(0, t.established - t.ready)
-    if (notReady > 0) this.notes.push(`${notReady} streams had no warm-up message after ${timings.warmupTimeoutMs} ms`)
+    if (notReady > 0) this.notes.push(`${notReady} stream${notReady === 1 ? '' : 's'} had no warm-up message after ${timings.warmupTimeoutMs} ms`)
     return notReady
   }
 

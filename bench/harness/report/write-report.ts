@@ -73,7 +73,19 @@ export function renderReportBlock(results: readonly RunResult[], systemOrder: re
     `![Server CPU per delivery](${CHART_FILES.cpu}) ![Server memory per connection](${CHART_FILES.rss})`,
     '',
   )
-  const notes = sorted.flatMap((r) => r.notes.map((note) => `- ${r.scenario.id} ${r.system.name}: ${note}`))
+  const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`
+  const reasons = (counts: Readonly<Record<string, number>>): string =>
+    Object.entries(counts)
+      .map(([reason, n]) => `${reason} × ${n}`)
+      .join(', ')
+  const notes = sorted.flatMap((r) => {
+    const c = r.connections
+    const derived: string[] = []
+    if (c.failed > 0) derived.push(`${count(c.failed, 'subscribe attempt')} failed (${reasons(c.failuresByReason)})`)
+    if (c.dropped > 0) derived.push(`${count(c.dropped, 'stream')} ended by the server during the run (${reasons(c.dropsByReason)})`)
+    if (r.publish.errors > 0) derived.push(`${count(r.publish.errors, 'publish request')} failed (${reasons(r.publish.errorsByOutcome)})`)
+    return [...derived, ...r.notes].map((note) => `- ${r.scenario.id} ${r.system.name}: ${note}`)
+  })
   if (notes.length > 0) lines.push('Notes from the runs:', '', ...notes, '')
   lines.push(REPORT_END)
   return lines.join('\n')
