@@ -17,6 +17,7 @@ const entries = {
   'naive-server': 'bench/peers/naive-server.ts',
   'better-sse-server': 'bench/peers/better-sse-server.ts',
   'pushpin-origin': 'bench/peers/pushpin-origin.ts',
+  'herald-server': 'bench/peers/herald-server.ts',
 }
 
 await build({

@@ -45,6 +45,12 @@ export interface RunningSystem {
    * `GET` with `Accept: text/event-stream` by `200 text/event-stream` and keep the stream open.
    */
   subscribeUrl(topic: string): string
+  /**
+   * Several entry points to the same system (the nodes of a cluster): when given, subscriber `i` of a topic
+   * connects to `subscribeUrls(topic)[⌊i / topics⌋ % length]` instead of `subscribeUrl(topic)`, so the
+   * subscribers of every topic are spread evenly over the nodes.
+   */
+  subscribeUrls?(topic: string): readonly string[]
   /** Extra headers for every subscribe request (for example `Authorization`). */
   readonly subscribeHeaders?: Readonly<Record<string, string>>
   readonly publish: PublishTarget

@@ -3,13 +3,32 @@
  * server library or hub) is one module exporting a `SystemDefinition`, added to this list.
  */
 import { betterSseSystem } from '../peers/better-sse.js'
+import {
+  heraldHubNats2System,
+  heraldHubRedis2System,
+  heraldHubSqliteSystem,
+  heraldHubSystem,
+  heraldHubWorkers2System,
+} from '../peers/herald-hub.js'
+import { heraldServerSystem } from '../peers/herald-server-system.js'
 import { naiveSystem } from '../peers/naive.js'
 import { nchanSystem } from '../peers/nchan.js'
 import { pushpinSystem } from '../peers/pushpin.js'
 import type { SystemDefinition } from './system.js'
 
 /** Every known system. */
-export const SYSTEMS: readonly SystemDefinition[] = [nchanSystem, pushpinSystem, naiveSystem, betterSseSystem]
+export const SYSTEMS: readonly SystemDefinition[] = [
+  nchanSystem,
+  pushpinSystem,
+  naiveSystem,
+  betterSseSystem,
+  heraldServerSystem,
+  heraldHubSystem,
+  heraldHubSqliteSystem,
+  heraldHubWorkers2System,
+  heraldHubRedis2System,
+  heraldHubNats2System,
+]
 
 /** Looks a system up by name; `undefined` when unknown. */
 export function findSystem(name: string): SystemDefinition | undefined {

@@ -27,13 +27,11 @@ function bump(counts: Record<string, number>, key: string): void {
 
 function runWorker(config: WorkerStart): { collect(): void; close(): void } {
   const topics = config.topics.map((topic) => {
-    const url = new URL(topic.url)
-    return {
-      host: url.hostname,
-      port: Number(url.port || 80),
-      request: encodeSubscribeRequest(url, config.headers),
-      expected: topic.expected,
-    }
+    const targets = (topic.urls && topic.urls.length > 0 ? topic.urls : [topic.url]).map((href) => {
+      const url = new URL(href)
+      return { host: url.hostname, port: Number(url.port || 80), request: encodeSubscribeRequest(url, config.headers) }
+    })
+    return { targets, expected: topic.expected }
   })
   const latency = new Histogram()
   const connectLatency = new Histogram()
@@ -66,6 +64,8 @@ function runWorker(config: WorkerStart): { collect(): void; close(): void } {
     const topicIndex = index % topics.length
     const topic = topics[topicIndex]
     if (!topic) throw new Error(`no topic ${topicIndex}`)
+    const target = topic.targets[Math.floor(index / topics.length) % topic.targets.length]
+    if (!target) throw new Error(`no subscribe URL for topic ${topicIndex}`)
     const addressCount = config.addresses.length
     const localAddress = config.addresses[index % addressCount]
     const localPort =
@@ -83,9 +83,9 @@ function runWorker(config: WorkerStart): { collect(): void; close(): void } {
     streams.push(stream)
     stream.subscriber = openSseSubscriber(
       {
-        host: topic.host,
-        port: topic.port,
-        request: topic.request,
+        host: target.host,
+        port: target.port,
+        request: target.request,
         ...(localAddress === undefined ? {} : { localAddress }),
         localPort,
         connectTimeoutMs: config.connectTimeoutMs,

@@ -170,6 +170,7 @@ export class LoadRun {
     const perWorkerConcurrency = Math.max(1, Math.floor(maxConcurrency / plan.workers))
     const topics = this.options.topics.map((name, t) => ({
       url: system.subscribeUrl(name),
+      ...(system.subscribeUrls ? { urls: system.subscribeUrls(name) } : {}),
       expected: messagesForTopic(t, scenario.messages, this.options.topics.length),
     }))
 

@@ -8,6 +8,8 @@ import type { HistogramSnapshot } from '../histogram.js'
 export interface WorkerTopic {
   /** Absolute `http://127.x.y.z:port/…` subscribe URL. */
   readonly url: string
+  /** Several subscribe URLs of one system (cluster nodes): subscriber `i` uses `urls[⌊i / topics⌋ % length]`. */
+  readonly urls?: readonly string[]
   /** Messages that will be published to this topic (a subscriber's expected count). */
   readonly expected: number
 }

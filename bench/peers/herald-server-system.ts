@@ -1,0 +1,59 @@
+/** System module: Herald's server library on node:http (`herald-server.ts`). */
+import { existsSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { startNodeServer } from '../harness/start-node-server.js'
+import type { RunningSystem, SystemDefinition } from '../harness/system.js'
+
+/** Repository root (the build output sits in `bench/out/build/`, the sources in `bench/peers/`). */
+export function heraldRoot(): string {
+  let dir = resolve(import.meta.dirname)
+  for (let i = 0; i < 6; i += 1) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bench', 'harness'))) return dir
+    dir = resolve(dir, '..')
+  }
+  return resolve(import.meta.dirname, '..', '..', '..')
+}
+
+/** `herald-sse <version>` from the repository's package.json, or `null` when `dist/` is not built. */
+export function heraldVersion(): string | null {
+  const root = heraldRoot()
+  if (!existsSync(join(root, 'dist', 'server', 'index.js')) || !existsSync(join(root, 'dist', 'cli', 'main.js'))) return null
+  try {
+    return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
+  } catch {
+    return null
+  }
+}
+
+/** Herald's server library, one channel per topic. One process: at most about 19,900 connections here. */
+export const heraldServerSystem: SystemDefinition = {
+  name: 'herald-server',
+  description: 'Herald server library (herald-sse/server + /server/node) on node:http, a channel per topic',
+  check() {
+    return Promise.resolve(
+      heraldVersion() === null ? { available: false, reason: 'dist/ is not built (npm run build)' } : { available: true },
+    )
+  },
+  async start(options): Promise<RunningSystem> {
+    const { service, port } = await startNodeServer(options, 'herald-server')
+    return {
+      version: `herald-sse ${heraldVersion() ?? '?'} server on node ${process.version}`,
+      subscribeUrl: (topic) => `http://127.0.0.1:${port}/sub/${encodeURIComponent(topic)}`,
+      publish: {
+        host: '127.0.0.1',
+        port,
+        request: (topic, data) => ({
+          method: 'POST',
+          path: `/pub?id=${encodeURIComponent(topic)}`,
+          headers: { 'Content-Type': 'text/plain' },
+          body: data,
+        }),
+      },
+      pids: () => [service.pid],
+      limits: { maxConnections: 19_500 },
+      stop: async () => {
+        await service.stop()
+      },
+    }
+  },
+}
