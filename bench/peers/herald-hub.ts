@@ -26,7 +26,7 @@ import { startChildService, type ChildService } from '../harness/child-service.j
 import { findFreePort } from '../harness/free-port.js'
 import type { Availability, RunningSystem, SystemDefinition, SystemStartOptions } from '../harness/system.js'
 import { waitForPort } from '../harness/wait-for-port.js'
-import { heraldRoot, heraldVersion } from './herald-server-system.js'
+import { heraldNodeFlags, heraldRoot, heraldVersion } from './herald-server-system.js'
 
 /** Time allowed for a hub node to listen and answer `/readyz` with 200. @defaultValue 20,000 ms */
 export const HUB_START_TIMEOUT_MS = 20_000
@@ -132,6 +132,7 @@ function defineHub(variant: HubVariant): SystemDefinition {
             name: `${variant.name}-${node}`,
             command: process.execPath,
             args: [
+              ...heraldNodeFlags(),
               cliPath(),
               'serve',
               '--mode', 'production',

@@ -1,8 +1,21 @@
 /** System module: Herald's server library on node:http (`herald-server.ts`). */
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { startNodeServer } from '../harness/start-node-server.js'
+import { builtProgramPath } from '../harness/built-program.js'
+import { startChildService } from '../harness/child-service.js'
+import { findFreePort } from '../harness/free-port.js'
+import { NODE_SERVER_START_TIMEOUT_MS } from '../harness/start-node-server.js'
 import type { RunningSystem, SystemDefinition } from '../harness/system.js'
+import { waitForPort } from '../harness/wait-for-port.js'
+
+/**
+ * Extra Node flags for the Herald processes under test, from `HERALD_BENCH_NODE_FLAGS` (space-separated),
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the server during a run (Node refuses `--cpu-prof`
+ * in `NODE_OPTIONS`). The profile is written when the process exits on SIGTERM.
+ */
+export function heraldNodeFlags(): string[] {
+  return (process.env.HERALD_BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '')
+}
 
 /** Repository root (the build output sits in `bench/out/build/`, the sources in `bench/peers/`). */
 export function heraldRoot(): string {
@@ -35,7 +48,19 @@ export const heraldServerSystem: SystemDefinition = {
     )
   },
   async start(options): Promise<RunningSystem> {
-    const { service, port } = await startNodeServer(options, 'herald-server')
+    const port = await findFreePort()
+    const service = await startChildService({
+      name: 'herald-server',
+      command: process.execPath,
+      args: [...heraldNodeFlags(), builtProgramPath(options.buildDir, 'herald-server'), '--host', '127.0.0.1', '--port', String(port)],
+      logFile: join(options.workDir, 'herald-server.log'),
+    })
+    try {
+      await waitForPort('127.0.0.1', port, { timeoutMs: NODE_SERVER_START_TIMEOUT_MS, stillStarting: () => service.isRunning() })
+    } catch (error) {
+      await service.stop()
+      throw new Error(`herald-server: ${(error as Error).message}\n${service.logTail()}`)
+    }
     return {
       version: `herald-sse ${heraldVersion() ?? '?'} server on node ${process.version}`,
       subscribeUrl: (topic) => `http://127.0.0.1:${port}/sub/${encodeURIComponent(topic)}`,

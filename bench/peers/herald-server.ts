@@ -72,3 +72,5 @@ const server = http.createServer((req, res) => {
   res.writeHead(404).end()
 })
 server.listen(Number(values.port), values.host)
+// Exit normally on SIGTERM (the harness's stop), so that a `--cpu-prof` profile gets written.
+process.once('SIGTERM', () => process.exit(0))
