@@ -45,6 +45,13 @@ const CONTEXT = 'https://mercure.rocks/'
 const RECOVERY_BUFFER = 10_000
 /** How many times recovery reads history again after its hold overflowed, before it gives up. */
 const MAX_RECOVERY_ROUNDS = 10
+/** Entries examined per read while finding the history's newest position at start. */
+const HEAD_SCAN_PAGE = 1000
+
+/** Whether `position` is at or before `mark` in the same epoch. */
+function isAtOrBefore(position: StreamPosition, mark: StreamPosition | undefined): boolean {
+  return mark !== undefined && mark.epoch === position.epoch && compareOffsets(position.offset, mark.offset) <= 0
+}
 
 /**
  * The hub's state and behaviour, independent of the transport: publishing through history then broker, fan-out to
@@ -62,6 +69,10 @@ export class HubCore {
   /** Live messages held while recovering, or `undefined` when not recovering. */
   #held: HubMessage[] | undefined
   #heldOverflow = false
+  /** The last position a recovery read from history: later broker messages at or before it are duplicates. */
+  #recoveredUpTo: StreamPosition | undefined
+  /** The history's newest position when the node started (shared histories only). */
+  readonly #startHead: Promise<StreamPosition | undefined>
   #publishTail: Promise<unknown> = Promise.resolve()
   #unsubscribe: Unsubscribe | undefined
   readonly #ready: Promise<void>
@@ -81,6 +92,7 @@ export class HubCore {
     })
     // Reported through ready(); a rejection here must not go unhandled meanwhile.
     this.#ready.catch(() => undefined)
+    this.#startHead = settings.history.capabilities.sharedAcrossNodes ? this.#findHead().catch(() => undefined) : Promise.resolve(undefined)
   }
 
   /** Resolves once the hub receives updates from its broker. */
@@ -123,6 +135,8 @@ export class HubCore {
       else this.#heldOverflow = true
       return
     }
+    // Read from history by a recovery already: its broker message arrived late (a slow publishing node).
+    if (isAtOrBefore(message.position, this.#recoveredUpTo)) return
     this.#deliver(message)
   }
 
@@ -134,21 +148,26 @@ export class HubCore {
 
   /**
    * The broker may have lost messages (its connection dropped and came back): hold live messages, read history after
-   * the last position dispatched and dispatch what was missed, then release the held messages that history did not
-   * already cover. Needs a history shared with the publishing nodes (Redis, NATS); with none, there is nothing to
-   * read and the held messages are released as they are.
+   * the last position dispatched (or, on a node that has dispatched nothing yet, after the history's newest entry
+   * when the node started) and dispatch what was missed, then release the held messages that history did not already
+   * cover. When the outage outlasted the history, every subscriber gets the gap event first. Needs a history shared
+   * with the publishing nodes (Redis, NATS); with none, there is nothing to read and the held messages are released.
    */
   async #recover(): Promise<void> {
-    if (this.#held !== undefined) return
+    if (this.#held !== undefined || !this.settings.history.capabilities.sharedAcrossNodes) return
     this.#held = []
     try {
       for (let round = 0; round < MAX_RECOVERY_ROUNDS; round++) {
-        const from = this.#lastPosition
-        if (from !== undefined && this.settings.history.capabilities.sharedAcrossNodes) {
-          for (let page = await this.#readAll(from); ; page = await this.#readAll(page.next)) {
-            for (const message of page.messages) this.#deliver(message)
-            if (page.done || page.next === undefined) break
+        let from: StreamPosition | 'earliest' = this.#lastPosition ?? (await this.#startHead) ?? 'earliest'
+        for (;;) {
+          const page = await this.settings.history.readAfter(from, { match: () => true, limit: this.settings.replayPageSize })
+          if (page.gap) this.#announceGap(page.messages[0]?.update.id ?? null)
+          for (const message of page.messages) {
+            this.#recoveredUpTo = message.position
+            this.#deliver(message)
           }
+          if (page.done || page.next === undefined) break
+          from = page.next
         }
         if (!this.#heldOverflow) break
         // Messages were dropped from the hold while reading: they are in history, read again from where we are.
@@ -160,18 +179,34 @@ export class HubCore {
     } finally {
       const held = this.#held
       this.#held = undefined
-      const last = this.#lastPosition
       for (const message of held) {
-        const { position } = message
-        if (last !== undefined && last.epoch === position.epoch && compareOffsets(position.offset, last.offset) <= 0) continue
-        this.#deliver(message)
+        if (!isAtOrBefore(message.position, this.#recoveredUpTo)) this.#deliver(message)
       }
     }
   }
 
-  #readAll(from: StreamPosition) {
-    return this.settings.history.readAfter(from, { match: () => true, limit: this.settings.replayPageSize })
+  /** Tells every subscriber that updates were lost (the broker outage outlasted the history). */
+  #announceGap(oldestId: string | null): void {
+    const bytes = encodeGapEvent({ lastEventId: this.lastEventId, reason: 'expired', oldestId, newestId: null })
+    for (const subscriber of this.registry.subscribers()) subscriber.notify(bytes)
   }
+
+  /**
+   * The position of the newest history entry when the node started (`undefined` for an empty history), where a
+   * recovery on a node that has dispatched nothing yet starts reading. Found by paging through history once, in the
+   * background, only for histories shared across nodes.
+   */
+  async #findHead(): Promise<StreamPosition | undefined> {
+    let from: StreamPosition | 'earliest' = 'earliest'
+    let head: StreamPosition | undefined
+    for (;;) {
+      const page = await this.settings.history.readAfter(from, { match: () => false, limit: 1, scanLimit: HEAD_SCAN_PAGE })
+      if (page.next !== undefined) head = page.next
+      if (page.done || page.next === undefined) return head
+      from = page.next
+    }
+  }
+
 
   /**
    * Serves a subscribe request: checks the query and the token, registers the subscriber, opens the stream (with the

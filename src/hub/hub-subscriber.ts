@@ -56,7 +56,24 @@ export class HubSubscriber implements RegisteredSubscriber {
       this.#buffer.push({ message, bytes })
       return
     }
+    if (this.#replayedAlready(message)) return
     if (this.#send(bytes, true)) this.onDelivered()
+  }
+
+  /**
+   * Whether the replay already sent `message`: history offsets are assigned at append, so every matching update at or
+   * before the last replayed position was replayed, even one whose broker message arrives only after the replay
+   * ended (a slow publishing node).
+   */
+  #replayedAlready(message: HubMessage): boolean {
+    const last = this.#last
+    const { position } = message
+    return last !== undefined && last.epoch === position.epoch && compareOffsets(position.offset, last.offset) <= 0
+  }
+
+  /** Sends the gap event or another out-of-band message to this subscriber's stream. */
+  notify(bytes: Uint8Array): void {
+    this.session?.sendBytes(bytes)
   }
 
   /** Sends one replayed message (outside the queue bounds: history already bounds the replay). */
@@ -83,12 +100,8 @@ export class HubSubscriber implements RegisteredSubscriber {
     const buffered = this.#buffer
     this.#buffer = []
     this.#replaying = false
-    const last = this.#last
     for (const { message, bytes } of buffered) {
-      // Sent already by the replay. Only buffered messages are compared: live order across nodes follows the broker,
-      // not history offsets.
-      const { position } = message
-      if (last !== undefined && last.epoch === position.epoch && compareOffsets(position.offset, last.offset) <= 0) continue
+      if (this.#replayedAlready(message)) continue
       if (this.#send(bytes, true)) this.onDelivered()
     }
     return true

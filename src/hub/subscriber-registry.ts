@@ -16,6 +16,8 @@ export interface RegisteredSubscriber {
   readonly payload: unknown
   /** Receives a matching, authorised message with its encoded event bytes (the same bytes for every subscriber). */
   deliver(message: HubMessage, bytes: Uint8Array): void
+  /** Receives an out-of-band event, such as the gap event after a broker outage. */
+  notify(bytes: Uint8Array): void
 }
 
 /** A subscription as the subscriptions API and subscription events show it: one selector of one subscriber. */
@@ -114,6 +116,11 @@ export class SubscriberRegistry {
     }
     for (const entry of this.#scanned) offer(entry, false)
     return delivered
+  }
+
+  /** Every registered subscriber. */
+  subscribers(): IterableIterator<RegisteredSubscriber> {
+    return this.#entries.keys()
   }
 
   /** Every subscription (one per selector of each subscriber), for the subscriptions API. */

@@ -66,8 +66,10 @@ export async function handleRequest(core: HubCore, settings: HttpSettings, reque
     }
     return null
   } catch (error) {
-    if (!(error instanceof HubError)) core.settings.logger.error?.('request failed', { error, path })
-    return withCors(problemResponse(error))
+    const response = problemResponse(error)
+    // Server-side failures (an engine down, a bug) are the operator's to see; client errors are not logged.
+    if (response.status >= 500) core.settings.logger.error?.('request failed', { error, path, status: response.status })
+    return withCors(response)
   }
 }
 
