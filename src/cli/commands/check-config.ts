@@ -1,8 +1,7 @@
-import { CONFIG_FIELDS, DEVELOPMENT_JWT_KEY, loadConfig, type HubConfig, type LoadedConfig } from '../../hub/index.js'
-import { EXIT_OK, type CliIo } from '../cli-io.js'
+import { CONFIG_FIELDS, DEVELOPMENT_JWT_KEY, loadConfig, type HubConfig } from '../../hub/index.js'
+import { EXIT_OK } from '../cli-io.js'
 import { formatConfigFlags } from '../config-help.js'
-import { reportError } from '../report-error.js'
-import { wantsHelp } from '../parse-flags.js'
+import { defineCommand } from '../define-command.js'
 
 /** One line for `herald --help`. */
 export const summary = 'validate the configuration and print every setting with its source'
@@ -28,22 +27,13 @@ ${formatConfigFlags()}`
  * await run(['--mode', 'development'], io)
  * ```
  */
-export function run(args: readonly string[], io: CliIo): Promise<number> {
-  if (wantsHelp(args)) {
-    io.stdout.write(help)
-    return Promise.resolve(EXIT_OK)
-  }
+export const run = defineCommand('check-config', help, (args, io) => {
   const json = args.includes('--json')
-  let loaded: LoadedConfig
-  try {
-    loaded = loadConfig({ argv: args.filter((a) => a !== '--json'), env: io.env, cwd: io.cwd })
-  } catch (error) {
-    return Promise.resolve(reportError(io, 'check-config', error))
-  }
+  const loaded = loadConfig({ argv: args.filter((a) => a !== '--json'), env: io.env, cwd: io.cwd })
   const shown = Object.fromEntries(CONFIG_FIELDS.map((f) => [f.key, display(f.key, loaded.config[f.key])]))
   if (json) {
     io.stdout.write(`${JSON.stringify({ config: shown, sources: loaded.sources, file: loaded.file ?? null }, null, 2)}\n`)
-    return Promise.resolve(EXIT_OK)
+    return EXIT_OK
   }
   const rows = CONFIG_FIELDS.map((f) => [f.key, JSON.stringify(shown[f.key]), loaded.sources[f.key]] as const)
   const keyWidth = Math.max(...rows.map((r) => r[0].length))
@@ -51,8 +41,8 @@ export function run(args: readonly string[], io: CliIo): Promise<number> {
   io.stdout.write(`configuration is valid${loaded.file === undefined ? '' : ` (file: ${loaded.file})`}\n`)
   for (const [key, value, source] of rows) io.stdout.write(`  ${key.padEnd(keyWidth)}  ${value.padEnd(valueWidth)}  ${source}\n`)
   if (loaded.developmentKeys) io.stdout.write('note: the development key is in use; production mode refuses it\n')
-  return Promise.resolve(EXIT_OK)
-}
+  return EXIT_OK
+})
 
 /** A setting as shown: secrets masked; JWKS URLs, PEM public keys and the published development key are shown. */
 function display(key: keyof HubConfig, value: HubConfig[keyof HubConfig]): unknown {

@@ -1,7 +1,7 @@
 import { DEFAULT_CONFIG } from '../../hub/index.js'
-import { EXIT_OK, type CliIo } from '../cli-io.js'
-import { parseFlags, wantsHelp } from '../parse-flags.js'
-import { reportError } from '../report-error.js'
+import { EXIT_OK } from '../cli-io.js'
+import { parseFlags } from '../parse-flags.js'
+import { defineCommand } from '../define-command.js'
 
 /** One line for `herald --help`. */
 export const summary = 'print the default configuration as JSON (a starting herald.json)'
@@ -21,16 +21,8 @@ Prints every setting with its default value as JSON, ready to save as herald.jso
  * await run([], io)
  * ```
  */
-export function run(args: readonly string[], io: CliIo): Promise<number> {
-  if (wantsHelp(args)) {
-    io.stdout.write(help)
-    return Promise.resolve(EXIT_OK)
-  }
-  try {
-    parseFlags(args, {})
-  } catch (error) {
-    return Promise.resolve(reportError(io, 'default-config', error))
-  }
+export const run = defineCommand('default-config', help, (args, io) => {
+  parseFlags(args, {})
   io.stdout.write(`${JSON.stringify(DEFAULT_CONFIG, null, 2)}\n`)
-  return Promise.resolve(EXIT_OK)
-}
+  return EXIT_OK
+})

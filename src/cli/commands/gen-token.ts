@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { signToken, type JwsAlgorithm, type SignTokenOptions } from '../../hub/auth/index.js'
-import { EXIT_OK, type CliIo } from '../cli-io.js'
+import { EXIT_OK } from '../cli-io.js'
 import { CliError } from '../errors.js'
-import { listFlag, optionalString, parseFlags, wantsHelp } from '../parse-flags.js'
-import { reportError } from '../report-error.js'
+import { listFlag, optionalString, parseFlags } from '../parse-flags.js'
+import { defineCommand } from '../define-command.js'
 
 /** One line for `herald --help`. */
 export const summary = 'sign a JWT for publishers or subscribers'
@@ -55,57 +55,49 @@ const FLAGS = {
  * await run(['--key', secret, '--publish', '*'], io)
  * ```
  */
-export async function run(args: readonly string[], io: CliIo): Promise<number> {
-  if (wantsHelp(args)) {
-    io.stdout.write(help)
-    return EXIT_OK
+export const run = defineCommand('gen-token', help, async (args, io) => {
+  const flags = parseFlags(args, FLAGS)
+  const keyText = optionalString(flags, 'key')
+  const keyFile = optionalString(flags, 'key-file')
+  if ((keyText === undefined) === (keyFile === undefined)) throw new CliError('ERR_CLI_USAGE', 'give the signing key with --key or --key-file (one of them)')
+  let key = keyText
+  if (keyFile !== undefined) {
+    try {
+      key = readFileSync(resolve(io.cwd, keyFile), 'utf8')
+    } catch (error) {
+      throw new CliError('ERR_CLI_USAGE', `cannot read --key-file ${keyFile}`, { cause: error })
+    }
+    // A secret in a file usually ends with a newline that is not part of it; a PEM key keeps its own.
+    if (!key.includes('-----BEGIN')) key = key.replace(/\r?\n$/, '')
   }
-  try {
-    const flags = parseFlags(args, FLAGS)
-    const keyText = optionalString(flags, 'key')
-    const keyFile = optionalString(flags, 'key-file')
-    if ((keyText === undefined) === (keyFile === undefined)) throw new CliError('ERR_CLI_USAGE', 'give the signing key with --key or --key-file (one of them)')
-    let key = keyText
-    if (keyFile !== undefined) {
-      try {
-        key = readFileSync(resolve(io.cwd, keyFile), 'utf8')
-      } catch (error) {
-        throw new CliError('ERR_CLI_USAGE', `cannot read --key-file ${keyFile}`, { cause: error })
-      }
-      // A secret in a file usually ends with a newline that is not part of it; a PEM key keeps its own.
-      if (!key.includes('-----BEGIN')) key = key.replace(/\r?\n$/, '')
+  const profile = optionalString(flags, 'profile')
+  if (profile !== undefined && profile !== 'mercure' && profile !== 'at+jwt') throw new CliError('ERR_CLI_USAGE', `--profile must be mercure or at+jwt, not ${profile}`)
+  const payloadText = optionalString(flags, 'payload')
+  let payload: unknown
+  if (payloadText !== undefined) {
+    try {
+      payload = JSON.parse(payloadText)
+    } catch (error) {
+      throw new CliError('ERR_CLI_USAGE', '--payload must be JSON', { cause: error })
     }
-    const profile = optionalString(flags, 'profile')
-    if (profile !== undefined && profile !== 'mercure' && profile !== 'at+jwt') throw new CliError('ERR_CLI_USAGE', `--profile must be mercure or at+jwt, not ${profile}`)
-    const payloadText = optionalString(flags, 'payload')
-    let payload: unknown
-    if (payloadText !== undefined) {
-      try {
-        payload = JSON.parse(payloadText)
-      } catch (error) {
-        throw new CliError('ERR_CLI_USAGE', '--payload must be JSON', { cause: error })
-      }
-    }
-    const publish = listFlag(flags, 'publish')
-    const subscribe = listFlag(flags, 'subscribe')
-    const options: SignTokenOptions = {
-      key: key as string,
-      alg: optionalString(flags, 'alg') as JwsAlgorithm | undefined,
-      profile,
-      publish: publish.length > 0 ? publish : undefined,
-      subscribe: subscribe.length > 0 ? subscribe : undefined,
-      payload,
-      expiresIn: expiresIn(optionalString(flags, 'expires-in')),
-      audience: optionalString(flags, 'audience'),
-      issuer: optionalString(flags, 'issuer'),
-      subject: optionalString(flags, 'subject'),
-    }
-    io.stdout.write(`${await signToken(options)}\n`)
-    return EXIT_OK
-  } catch (error) {
-    return reportError(io, 'gen-token', error)
   }
-}
+  const publish = listFlag(flags, 'publish')
+  const subscribe = listFlag(flags, 'subscribe')
+  const options: SignTokenOptions = {
+    key: key as string,
+    alg: optionalString(flags, 'alg') as JwsAlgorithm | undefined,
+    profile,
+    publish: publish.length > 0 ? publish : undefined,
+    subscribe: subscribe.length > 0 ? subscribe : undefined,
+    payload,
+    expiresIn: expiresIn(optionalString(flags, 'expires-in')),
+    audience: optionalString(flags, 'audience'),
+    issuer: optionalString(flags, 'issuer'),
+    subject: optionalString(flags, 'subject'),
+  }
+  io.stdout.write(`${await signToken(options)}\n`)
+  return EXIT_OK
+})
 
 /** `--expires-in`: seconds, a span (`1h`), or `never`. */
 function expiresIn(value: string | undefined): number | string | null | undefined {

@@ -1,8 +1,8 @@
-import { EXIT_OK, type CliIo } from '../cli-io.js'
+import { EXIT_OK } from '../cli-io.js'
 import { CliError } from '../errors.js'
 import { describeRefusal, hubUrl } from '../hub-url.js'
-import { listFlag, optionalString, parseFlags, requiredString, wantsHelp } from '../parse-flags.js'
-import { reportError } from '../report-error.js'
+import { listFlag, optionalString, parseFlags, requiredString } from '../parse-flags.js'
+import { defineCommand } from '../define-command.js'
 
 /** One line for `herald --help`. */
 export const summary = 'publish one update to a hub and print its id'
@@ -47,40 +47,32 @@ const FLAGS = {
  * await run(['--url', url, '--token', token, '--topic', 'chat', '--data', 'hi'], io)
  * ```
  */
-export async function run(args: readonly string[], io: CliIo): Promise<number> {
-  if (wantsHelp(args)) {
-    io.stdout.write(help)
-    return EXIT_OK
+export const run = defineCommand('publish', help, async (args, io) => {
+  const flags = parseFlags(args, FLAGS)
+  const url = hubUrl(optionalString(flags, 'url') ?? io.env.HERALD_URL ?? 'http://localhost:3000')
+  const token = optionalString(flags, 'token') ?? io.env.HERALD_TOKEN
+  const topics = listFlag(flags, 'topic')
+  if (topics.length === 0) requiredString(flags, 'topic')
+  const body = new URLSearchParams()
+  for (const topic of topics) body.append('topic', topic)
+  body.set('data', optionalString(flags, 'data') ?? '')
+  if (flags.private === true) body.set('private', 'on')
+  for (const name of ['id', 'type', 'retry'] as const) {
+    const value = optionalString(flags, name)
+    if (value !== undefined) body.set(name, value)
   }
+  let response: Response
   try {
-    const flags = parseFlags(args, FLAGS)
-    const url = hubUrl(optionalString(flags, 'url') ?? io.env.HERALD_URL ?? 'http://localhost:3000')
-    const token = optionalString(flags, 'token') ?? io.env.HERALD_TOKEN
-    const topics = listFlag(flags, 'topic')
-    if (topics.length === 0) requiredString(flags, 'topic')
-    const body = new URLSearchParams()
-    for (const topic of topics) body.append('topic', topic)
-    body.set('data', optionalString(flags, 'data') ?? '')
-    if (flags.private === true) body.set('private', 'on')
-    for (const name of ['id', 'type', 'retry'] as const) {
-      const value = optionalString(flags, name)
-      if (value !== undefined) body.set(name, value)
-    }
-    let response: Response
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(token !== undefined && token !== '' && { authorization: `Bearer ${token}` }) },
-        body,
-        signal: io.signal,
-      })
-    } catch (error) {
-      throw new CliError('ERR_CLI_REQUEST_FAILED', `cannot reach ${url.href}`, { cause: error })
-    }
-    if (response.status !== 200) throw new CliError('ERR_CLI_REQUEST_FAILED', `the hub refused the update: ${await describeRefusal(response)}`)
-    io.stdout.write(`${await response.text()}\n`)
-    return EXIT_OK
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(token !== undefined && token !== '' && { authorization: `Bearer ${token}` }) },
+      body,
+      signal: io.signal,
+    })
   } catch (error) {
-    return reportError(io, 'publish', error)
+    throw new CliError('ERR_CLI_REQUEST_FAILED', `cannot reach ${url.href}`, { cause: error })
   }
-}
+  if (response.status !== 200) throw new CliError('ERR_CLI_REQUEST_FAILED', `the hub refused the update: ${await describeRefusal(response)}`)
+  io.stdout.write(`${await response.text()}\n`)
+  return EXIT_OK
+})

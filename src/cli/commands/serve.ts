@@ -1,13 +1,12 @@
-import { loadConfig, type LoadedConfig } from '../../hub/index.js'
-import { EXIT_OK, whenAborted, type CliIo } from '../cli-io.js'
+import { loadConfig } from '../../hub/index.js'
+import { EXIT_OK, whenAborted } from '../cli-io.js'
 import { runCluster } from '../cluster/run-cluster.js'
 import { isClusterWorker, runClusterWorker } from '../cluster/run-cluster-worker.js'
 import { formatConfigFlags } from '../config-help.js'
 import { formatBanner } from '../format-banner.js'
-import { reportError } from '../report-error.js'
+import { defineCommand } from '../define-command.js'
 import { startWorker } from '../start-worker.js'
 import { createTextLogger } from '../stderr-logger.js'
-import { wantsHelp } from '../parse-flags.js'
 
 /** One line for `herald --help`. */
 export const summary = 'run the hub (and the demo pages in development mode)'
@@ -42,31 +41,17 @@ Examples:
  * const status = await run(['--mode', 'development', '--port', '0'], io)
  * ```
  */
-export async function run(args: readonly string[], io: CliIo): Promise<number> {
-  if (wantsHelp(args)) {
-    io.stdout.write(help)
-    return EXIT_OK
-  }
-  let loaded: LoadedConfig
-  try {
-    loaded = loadConfig({ argv: args, env: io.env, cwd: io.cwd })
-  } catch (error) {
-    return reportError(io, 'serve', error)
-  }
+export const run = defineCommand('serve', help, async (args, io) => {
+  const loaded = loadConfig({ argv: args, env: io.env, cwd: io.cwd })
   if (isClusterWorker(io.env)) return runClusterWorker(loaded, io)
   if (loaded.config.workers > 1) return runCluster(args, loaded, io)
 
   const logger = createTextLogger(io.stderr)
-  let worker
-  try {
-    worker = await startWorker({ config: loaded.config, logger, cwd: io.cwd })
-  } catch (error) {
-    return reportError(io, 'serve', error)
-  }
+  const worker = await startWorker({ config: loaded.config, logger, cwd: io.cwd })
   io.stdout.write(await formatBanner(loaded, worker.address.port))
   await whenAborted(io.signal)
   io.stderr.write(`herald: draining (up to ${loaded.config.drainTimeoutMs} ms)\n`)
   await worker.close()
   io.stderr.write('herald: stopped\n')
   return EXIT_OK
-}
+})

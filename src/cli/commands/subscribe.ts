@@ -1,9 +1,9 @@
 import { createParser, type ParsedEvent } from '../../protocol/index.js'
-import { EXIT_OK, type CliIo } from '../cli-io.js'
+import { EXIT_OK } from '../cli-io.js'
 import { CliError } from '../errors.js'
 import { describeRefusal, hubUrl } from '../hub-url.js'
-import { listFlag, optionalString, parseFlags, requiredString, wantsHelp } from '../parse-flags.js'
-import { reportError } from '../report-error.js'
+import { listFlag, optionalString, parseFlags, requiredString } from '../parse-flags.js'
+import { defineCommand } from '../define-command.js'
 
 /** One line for `herald --help`. */
 export const summary = 'print the updates of topics as they arrive, one JSON object per line'
@@ -51,33 +51,21 @@ const FLAGS = {
  * await run(['--url', url, '--topic', 'chat', '--count', '1'], io)
  * ```
  */
-export async function run(args: readonly string[], io: CliIo): Promise<number> {
-  if (wantsHelp(args)) {
-    io.stdout.write(help)
-    return EXIT_OK
-  }
-  let url: URL
-  let token: string | undefined
+export const run = defineCommand('subscribe', help, async (args, io) => {
+  const flags = parseFlags(args, FLAGS)
+  const url = hubUrl(optionalString(flags, 'url') ?? io.env.HERALD_URL ?? 'http://localhost:3000')
+  const topics = listFlag(flags, 'topic')
+  if (topics.length === 0) requiredString(flags, 'topic')
+  for (const topic of topics) url.searchParams.append('topic', topic)
+  const token = optionalString(flags, 'token') ?? io.env.HERALD_TOKEN
   let count: number | undefined
-  let reconnect: boolean
-  let lastEventId: string | undefined
-  try {
-    const flags = parseFlags(args, FLAGS)
-    url = hubUrl(optionalString(flags, 'url') ?? io.env.HERALD_URL ?? 'http://localhost:3000')
-    const topics = listFlag(flags, 'topic')
-    if (topics.length === 0) requiredString(flags, 'topic')
-    for (const topic of topics) url.searchParams.append('topic', topic)
-    token = optionalString(flags, 'token') ?? io.env.HERALD_TOKEN
-    const rawCount = optionalString(flags, 'count')
-    if (rawCount !== undefined) {
-      if (!/^[1-9]\d*$/.test(rawCount)) throw new CliError('ERR_CLI_USAGE', `--count must be a positive whole number, not ${JSON.stringify(rawCount)}`)
-      count = Number(rawCount)
-    }
-    reconnect = flags['no-reconnect'] !== true
-    lastEventId = optionalString(flags, 'last-event-id')
-  } catch (error) {
-    return reportError(io, 'subscribe', error)
+  const rawCount = optionalString(flags, 'count')
+  if (rawCount !== undefined) {
+    if (!/^[1-9]\d*$/.test(rawCount)) throw new CliError('ERR_CLI_USAGE', `--count must be a positive whole number, not ${JSON.stringify(rawCount)}`)
+    count = Number(rawCount)
   }
+  const reconnect = flags['no-reconnect'] !== true
+  let lastEventId = optionalString(flags, 'last-event-id')
 
   const abort = new AbortController()
   const onAbort = (): void => abort.abort()
@@ -119,13 +107,11 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
       await sleep(retryMs, abort.signal)
       if (abort.signal.aborted) return EXIT_OK
     }
-  } catch (error) {
-    return reportError(io, 'subscribe', error)
   } finally {
     io.signal.removeEventListener('abort', onAbort)
     abort.abort()
   }
-}
+})
 
 /** Feeds the body to the parser until it ends; resolves with how it ended. */
 async function readStream(response: Response, signal: AbortSignal, onEvent: (event: ParsedEvent) => void, onRetry: (ms: number) => void): Promise<string> {

@@ -1,7 +1,7 @@
-import { EXIT_OK, type CliIo } from '../cli-io.js'
+import { EXIT_OK } from '../cli-io.js'
 import { packageVersion } from '../package-version.js'
-import { parseFlags, wantsHelp } from '../parse-flags.js'
-import { reportError } from '../report-error.js'
+import { parseFlags } from '../parse-flags.js'
+import { defineCommand } from '../define-command.js'
 
 /** One line for `herald --help`. */
 export const summary = 'print the version'
@@ -20,16 +20,8 @@ Prints the version of herald-sse (also: herald --version).
  * await run([], io) // herald-sse 0.1.0
  * ```
  */
-export function run(args: readonly string[], io: CliIo): Promise<number> {
-  if (wantsHelp(args)) {
-    io.stdout.write(help)
-    return Promise.resolve(EXIT_OK)
-  }
-  try {
-    parseFlags(args, {})
-  } catch (error) {
-    return Promise.resolve(reportError(io, 'version', error))
-  }
+export const run = defineCommand('version', help, (args, io) => {
+  parseFlags(args, {})
   io.stdout.write(`herald-sse ${packageVersion()}\n`)
-  return Promise.resolve(EXIT_OK)
-}
+  return EXIT_OK
+})
