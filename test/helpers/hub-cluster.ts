@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:f
 import { readdir, readFile } from 'node:fs/promises'
 import { Agent, request } from 'node:http'
 import { connect, createServer, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { signToken } from '../../src/hub/auth/sign-token.js'
 import { DEVELOPMENT_JWT_KEY } from '../../src/hub/index.js'
@@ -10,7 +11,7 @@ import { DEFAULT_NATS_HISTORY_STREAM } from '../../src/hub/nats/index.js'
 import { deleteStreams, NATS_URL, requireNats } from '../../src/hub/nats/testing/nats-service.js'
 import { adminClient, redisUrlWithDatabase, requireRedis } from '../../src/hub/redis/testing/redis-service.js'
 import { startTcpProxy, type TcpProxy } from '../../src/hub/redis/testing/tcp-proxy.js'
-import { cleanEnv, ROOT, startServe, type HeraldServer } from '../cli-process.js'
+import { cleanEnv, startServe, type HeraldServer } from '../cli-process.js'
 import { openEventStream, type EventStreamClient } from './event-stream-client.js'
 
 /**
@@ -87,7 +88,11 @@ export async function scaleOutEngines(): Promise<ScaleOutEngine[]> {
   return [redis, nats]
 }
 
-const LOCK_DIR = join(ROOT, 'node_modules/.cache')
+/**
+ * Where the engine locks live: the machine's temporary directory, not the checkout, so that test runs from two
+ * checkouts of the project on one machine (sharing its Redis and NATS) also take turns.
+ */
+const LOCK_DIR = tmpdir()
 /** A lock older than this is taken over even when its owner still runs (a hung run). */
 const STALE_LOCK_MS = 5 * 60_000
 
@@ -103,8 +108,10 @@ function isRunning(pid: number): boolean {
 /**
  * Takes the engine for this test file alone: test files run in parallel, and `herald serve` cannot be told a key
  * prefix or a stream name, so the nodes of two files would share one history and one broker channel. Waits for the
- * lock (a directory, taken over when its owner process is gone), then empties the engine. Resolves with the release
- * function, which empties the engine again and drops the lock.
+ * lock (a directory in the machine's temporary directory, one per engine server, taken over when its owner process
+ * is gone), then empties the engine. Resolves with the release function, which empties the engine again and drops
+ * the lock. Hubs started by anything else with the default names on the same servers (a benchmark run, a local
+ * `herald serve`) are not covered: run the tests while none runs.
  *
  * @example
  * ```ts
@@ -115,7 +122,8 @@ function isRunning(pid: number): boolean {
  */
 export async function claimEngine(engine: ScaleOutEngine, timeoutMs = 170_000): Promise<() => Promise<void>> {
   mkdirSync(LOCK_DIR, { recursive: true })
-  const lock = join(LOCK_DIR, `herald-scale-out-${engine.name.toLowerCase()}.lock`)
+  const server = `${engine.address.host}-${engine.address.port}`
+  const lock = join(LOCK_DIR, `herald-scale-out-${engine.name.toLowerCase()}-${server}.lock`)
   const owner = join(lock, 'owner')
   const token = `${process.pid} ${randomUUID()}`
   const deadline = Date.now() + timeoutMs
