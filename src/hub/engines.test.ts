@@ -95,16 +95,34 @@ describe('createEngines', () => {
   })
 
   describe.runIf(hasRedis)('Redis (optional package redis)', () => {
-    it('loads RedisHistory and RedisBroker on demand from redis:// URLs', async () => {
+    it('loads RedisHistory and RedisStreamBroker on demand when history and broker are the same redis:// URL', async () => {
       const { history, broker } = await createEngines({ history: REDIS_URL, broker: REDIS_URL, historySize: 1000 })
       try {
         expect(history.constructor.name).toBe('RedisHistory')
-        expect(broker.constructor.name).toBe('RedisBroker')
+        expect(broker.constructor.name).toBe('RedisStreamBroker')
         expect(history.capabilities.sharedAcrossNodes).toBe(true)
         expect(typeof (await history.size())).toBe('number')
       } finally {
         await Promise.all([history.close(), broker.close()])
       }
+    })
+
+    it('keeps the pub/sub RedisBroker when the broker URL is not the history URL', async () => {
+      const other = new URL(REDIS_URL)
+      other.pathname = '/3'
+      const { history, broker } = await createEngines({ history: other.toString(), broker: REDIS_URL })
+      try {
+        expect(history.constructor.name).toBe('RedisHistory')
+        expect(broker.constructor.name).toBe('RedisBroker')
+      } finally {
+        await Promise.all([history.close(), broker.close()])
+      }
+      const alone = await createBroker(REDIS_URL)
+      expect(alone.constructor.name).toBe('RedisBroker')
+      await alone.close()
+      const tailing = await createBroker(REDIS_URL, { history: REDIS_URL })
+      expect(tailing.constructor.name).toBe('RedisStreamBroker')
+      await tailing.close()
     })
   })
 

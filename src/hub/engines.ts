@@ -29,6 +29,18 @@ export interface CreateEnginesOptions {
   readonly onError?: (error: HubError) => void
 }
 
+/** Options of {@link createBroker}. Every field is optional. */
+export interface CreateBrokerOptions extends CreateEnginesOptions {
+  /**
+   * The history setting the broker goes with (`EngineSettings.history`). When it is the same Redis URL as the broker
+   * (the same string), the broker is a `RedisStreamBroker`, which delivers updates by tailing the history's stream,
+   * in history order; otherwise a `RedisBroker` (pub/sub).
+   *
+   * @defaultValue none: a `redis://` broker is a `RedisBroker`
+   */
+  readonly history?: string
+}
+
 /** A history store and a broker, ready to hand to `createHub`. */
 export interface Engines {
   readonly history: HistoryStore
@@ -44,15 +56,18 @@ interface OptionalEngine {
   readonly packages: readonly string[]
   readonly history: string
   readonly broker: string
+  /** The broker that tails the history, used when broker and history are the same server. */
+  readonly streamBroker: string | undefined
 }
 
-const REDIS: OptionalEngine = { name: 'Redis', module: './redis/index.js', packages: ['redis'], history: 'RedisHistory', broker: 'RedisBroker' }
+const REDIS: OptionalEngine = { name: 'Redis', module: './redis/index.js', packages: ['redis'], history: 'RedisHistory', broker: 'RedisBroker', streamBroker: 'RedisStreamBroker' }
 const NATS: OptionalEngine = {
   name: 'NATS',
   module: './nats/index.js',
   packages: ['@nats-io/transport-node', '@nats-io/jetstream'],
   history: 'NatsHistory',
   broker: 'NatsBroker',
+  streamBroker: undefined,
 }
 
 type EngineConstructor<T> = new (options: Record<string, unknown>) => T
@@ -64,7 +79,9 @@ type EngineConstructor<T> = new (options: Record<string, unknown>) => T
  *   database), bounded by `historySize` and `historyMaxAgeMs`;
  * - `memory` → {@link MemoryHistory} / {@link MemoryBroker} (one process);
  * - `redis://…`, `rediss://…` → `RedisHistory` / `RedisBroker`, `nats://…` → `NatsHistory` / `NatsBroker`, loaded
- *   with a dynamic `import()` so their packages (`redis`, `@nats-io/*`) are needed only when used.
+ *   with a dynamic `import()` so their packages (`redis`, `@nats-io/*`) are needed only when used;
+ * - a Redis broker URL equal to the history URL (the same string) → `RedisStreamBroker`, which delivers updates by
+ *   reading the history's stream, in history order, instead of through pub/sub (see `docs/scale-out.md`).
  *
  * When the broker cannot be built, the history already opened is closed before the error propagates.
  *
@@ -81,7 +98,7 @@ type EngineConstructor<T> = new (options: Record<string, unknown>) => T
 export async function createEngines(settings: EngineSettings, options: CreateEnginesOptions = {}): Promise<Engines> {
   const history = await createHistory(settings, options)
   try {
-    return { history, broker: await createBroker(settings.broker, options) }
+    return { history, broker: await createBroker(settings.broker, { ...options, history: settings.history }) }
   } catch (error) {
     await history.close().catch(() => undefined)
     throw error
@@ -116,19 +133,21 @@ export async function createHistory(settings: EngineSettings, options: CreateEng
 }
 
 /**
- * Builds the broker named by `spec` (see {@link createEngines}).
+ * Builds the broker named by `spec` (see {@link createEngines}); pass the history setting as `options.history` so
+ * that a broker on the history's own Redis tails the history (`RedisStreamBroker`).
  *
  * @example
  * ```ts
- * const broker = await createBroker('redis://127.0.0.1:6379')
+ * const broker = await createBroker('redis://127.0.0.1:6379', { history: config.history })
  * ```
  */
-export async function createBroker(spec: string, options: CreateEnginesOptions = {}): Promise<Broker> {
+export async function createBroker(spec: string, options: CreateBrokerOptions = {}): Promise<Broker> {
   const onError = options.onError !== undefined ? { onError: options.onError } : {}
   if (spec === 'memory') return new MemoryBroker(onError)
   const engine = optionalEngine(spec)
   if (engine === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `broker "${spec}" is not memory, redis://… or nats://…`)
-  const Broker = await loadEngine<Broker>(engine, engine.broker)
+  const tailsHistory = options.history === spec
+  const Broker = await loadEngine<Broker>(engine, tailsHistory && engine.streamBroker !== undefined ? engine.streamBroker : engine.broker)
   return new Broker({ url: spec, ...onError })
 }
 

@@ -16,6 +16,15 @@ export interface BrokerSuiteFixture {
    * same bus (as hub nodes would be).
    */
   open(options: BrokerSuiteOpenOptions): Broker | Promise<Broker>
+  /**
+   * Publishes `message` on `broker` as a hub node would, and returns the message as listeners are to receive it. For
+   * engines that deliver from the history rather than from `publish` (`RedisStreamBroker`, `NatsStreamBroker`): append
+   * the update to the history the broker reads, then publish it with the position the history returned. It must
+   * start the append before its first `await`, so that messages published without awaiting keep their call order.
+   *
+   * @defaultValue `broker.publish(message)`, resolving with `message`
+   */
+  publish?(broker: Broker, message: HubMessage): Promise<HubMessage>
   /** Removes the backing bus. Called after each test, once every broker the suite opened is closed. */
   destroy?(): void | Promise<void>
 }
@@ -80,6 +89,15 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
       return broker
     }
 
+    /** Publishes through the fixture; resolves with the message as listeners receive it. */
+    async function publish(broker: Broker, message: HubMessage): Promise<HubMessage> {
+      if (fixture.publish === undefined) {
+        await broker.publish(message)
+        return message
+      }
+      return fixture.publish(broker, message)
+    }
+
     async function until(check: () => void): Promise<void> {
       await vi.waitFor(check, { timeout: deliveryTimeoutMs, interval: 5 })
     }
@@ -105,10 +123,12 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
         sampleMessage(3, { data: 'line 1\nline 2\r\n😀 ünï \u0000 end' }),
         sampleMessage(4, { data: '' }),
       ]
-      for (const message of messages) await broker.publish(message)
+      const expected: HubMessage[] = []
+      for (const message of messages) expected.push(await publish(broker, message))
       await until(() => expect(received).toHaveLength(messages.length))
       for (const [i, message] of received.entries()) {
-        expect(message).toStrictEqual(messages[i])
+        expect(message).toStrictEqual(expected[i])
+        expect(message.update).toStrictEqual(messages[i]!.update)
         expect(Object.keys(message.update).sort()).toEqual(Object.keys(messages[i]!.update).sort())
       }
     })
@@ -118,7 +138,7 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
       const { received, listener } = recorder()
       await broker.subscribe(listener)
       const data = Array.from({ length: 256 * 1024 }, (_, i) => String.fromCharCode(32 + (i % 95))).join('')
-      await broker.publish(sampleMessage(1, { data }))
+      await publish(broker, sampleMessage(1, { data }))
       await until(() => expect(received).toHaveLength(1))
       expect(received[0]!.update.data).toBe(data)
     })
@@ -128,9 +148,10 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
       const { received, listener } = recorder()
       await broker.subscribe(listener)
       const messages = Array.from({ length: 200 }, (_, i) => sampleMessage(i + 1, { topics: [`https://example.com/t/${i % 4}`] }))
-      await Promise.all(messages.map((message) => broker.publish(message)))
+      const expected = await Promise.all(messages.map((message) => publish(broker, message)))
       await until(() => expect(received).toHaveLength(200))
-      expect(received.map((m) => m.position.offset)).toEqual(messages.map((m) => m.position.offset))
+      expect(received.map((m) => m.update.id)).toEqual(messages.map((m) => m.update.id))
+      expect(received.map((m) => m.position)).toStrictEqual(expected.map((m) => m.position))
     })
 
     it('delivers every message to every subscriber', async () => {
@@ -138,7 +159,7 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
       const recorders = [recorder(), recorder(), recorder()]
       for (const { listener } of recorders) await broker.subscribe(listener)
       const messages = Array.from({ length: 20 }, (_, i) => sampleMessage(i + 1))
-      for (const message of messages) await broker.publish(message)
+      for (const message of messages) await publish(broker, message)
       for (const { received } of recorders) {
         await until(() => expect(received).toHaveLength(20))
         expect(received.map((m) => m.update.id)).toEqual(messages.map((m) => m.update.id))
@@ -150,12 +171,12 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
       const { received, listener } = recorder()
       const first = await broker.subscribe(listener)
       await broker.subscribe(listener)
-      await broker.publish(sampleMessage(1))
+      const one = await publish(broker, sampleMessage(1))
       await until(() => expect(received).toHaveLength(2))
       await first()
-      await broker.publish(sampleMessage(2))
+      const two = await publish(broker, sampleMessage(2))
       await until(() => expect(received).toHaveLength(3))
-      expect(received.map((m) => m.position.offset)).toEqual(['1', '1', '2'])
+      expect(received).toStrictEqual([one, one, two])
     })
 
     it('stops delivering to a listener once its unsubscribe resolves, and keeps delivering to the others', async () => {
@@ -164,27 +185,28 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
       const staying = recorder()
       const unsubscribe = await broker.subscribe(leaving.listener)
       await broker.subscribe(staying.listener)
-      await broker.publish(sampleMessage(1))
+      const one = await publish(broker, sampleMessage(1))
       await until(() => expect(leaving.received).toHaveLength(1))
       await unsubscribe()
       await unsubscribe()
-      await broker.publish(sampleMessage(2))
-      await broker.publish(sampleMessage(3))
+      await publish(broker, sampleMessage(2))
+      await publish(broker, sampleMessage(3))
       // Per-publisher order: once the staying listener has message 3, message 2 has been delivered everywhere.
       await until(() => expect(staying.received).toHaveLength(3))
-      expect(leaving.received.map((m) => m.position.offset)).toEqual(['1'])
+      expect(leaving.received).toStrictEqual([one])
     })
 
     it('isolates listeners: one that throws stops neither the others nor its own later deliveries', async () => {
       const broker = await open()
+      const first = sampleMessage(1)
       const failing = vi.fn((message: HubMessage) => {
-        if (message.position.offset === '1') throw new Error('listener bug')
+        if (message.update.id === first.update.id) throw new Error('listener bug')
       })
       const healthy = recorder()
       await broker.subscribe(failing)
       await broker.subscribe(healthy.listener)
-      await broker.publish(sampleMessage(1))
-      await broker.publish(sampleMessage(2))
+      await publish(broker, first)
+      await publish(broker, sampleMessage(2))
       await until(() => expect(healthy.received).toHaveLength(2))
       await until(() => expect(failing).toHaveBeenCalledTimes(2))
       await until(() => expect(errors).toHaveLength(1))
@@ -198,7 +220,7 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
       // An async listener where a void one is expected: the very mistake this test makes sure is reported.
       // eslint-disable-next-line @typescript-eslint/no-misused-promises
       await broker.subscribe(() => Promise.reject(new Error('async listener bug')))
-      await broker.publish(sampleMessage(1))
+      await publish(broker, sampleMessage(1))
       await until(() => expect(errors).toHaveLength(1))
       expect(errors[0]!.code).toBe('ERR_HUB_BROKER_LISTENER_FAILED')
       expect((errors[0]!.cause as Error).message).toBe('async listener bug')
@@ -207,20 +229,22 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
     it('keeps order for every listener when a listener publishes in response to a message', async () => {
       const broker = await open()
       const observer = recorder()
+      const first = sampleMessage(1)
+      const second = sampleMessage(2)
       await broker.subscribe((message) => {
-        if (message.position.offset === '1') void broker.publish(sampleMessage(2))
+        if (message.update.id === first.update.id) void publish(broker, second)
       })
       await broker.subscribe(observer.listener)
-      await broker.publish(sampleMessage(1))
+      await publish(broker, first)
       await until(() => expect(observer.received).toHaveLength(2))
-      expect(observer.received.map((m) => m.position.offset)).toEqual(['1', '2'])
+      expect(observer.received.map((m) => m.update.id)).toEqual([first.update.id, second.update.id])
     })
 
     it('stops every delivery on close, rejects publish and subscribe with ERR_HUB_BROKER_CLOSED, and can close again', async () => {
       const broker = await open()
       const { received, listener } = recorder()
       await broker.subscribe(listener)
-      await broker.publish(sampleMessage(1))
+      await publish(broker, sampleMessage(1))
       await until(() => expect(received).toHaveLength(1))
       await broker.close()
       await broker.close()
@@ -248,8 +272,7 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
         const onB = recorder()
         await a.subscribe(onA.listener)
         await b.subscribe(onB.listener)
-        const message = sampleMessage(1, { type: 'cross', retry: 10 })
-        await a.publish(message)
+        const message = await publish(a, sampleMessage(1, { type: 'cross', retry: 10 }))
         await until(() => expect(onB.received).toHaveLength(1))
         await until(() => expect(onA.received).toHaveLength(1))
         expect(onB.received[0]).toStrictEqual(message)
@@ -262,7 +285,7 @@ export function brokerConformance(name: string, factory: BrokerSuiteFactory, opt
         await b.subscribe(onB.listener)
         const fromA = Array.from({ length: 100 }, (_, i) => sampleMessage(i + 1, { topics: [`/a/${i % 3}`] }))
         const fromB = Array.from({ length: 100 }, (_, i) => sampleMessage(i + 1, { topics: [`/b/${i % 3}`] }))
-        await Promise.all([...fromA.map((m) => a.publish(m)), ...fromB.map((m) => b.publish(m))])
+        await Promise.all([...fromA.map((m) => publish(a, m)), ...fromB.map((m) => publish(b, m))])
         await until(() => expect(onB.received).toHaveLength(200))
         const ids = onB.received.map((m) => m.update.id)
         expect(ids.filter((id) => fromA.some((m) => m.update.id === id))).toEqual(fromA.map((m) => m.update.id))

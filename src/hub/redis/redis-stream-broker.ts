@@ -1,0 +1,395 @@
+import type { Broker, MissedMessages, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { HubError } from '../errors.js'
+import { checkOptionsObject, functionOption, integerOption } from '../history/option-checks.js'
+import type { HubMessage, HubUpdate } from '../update.js'
+import { encodeMessage, updateFromFields } from './message-codec.js'
+import { DEFAULT_REDIS_BROKER_CHANNEL, RedisBroker } from './redis-broker.js'
+import {
+  createRedisClient,
+  DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+  DEFAULT_REDIS_URL,
+  destroyRedisClient,
+  messageOf,
+  objectOption,
+  stringOption,
+  type RedisClient,
+  type RedisEngineClientOptions,
+} from './redis-connection.js'
+import { DEFAULT_REDIS_HISTORY_KEY_PREFIX } from './redis-history.js'
+import { SCRIPTS } from './redis-history-scripts.js'
+
+/** How long one `XREAD BLOCK` of a {@link RedisStreamBroker} waits for a new entry before it looks again: 2 seconds. */
+export const DEFAULT_REDIS_STREAM_BROKER_BLOCK_MS = 2_000
+/** The most stream entries a {@link RedisStreamBroker} reads (and holds) per round trip. */
+export const DEFAULT_REDIS_STREAM_BROKER_BATCH_SIZE = 256
+
+/** Options of {@link RedisStreamBroker}. Every field is optional. */
+export interface RedisStreamBrokerOptions {
+  /**
+   * The Redis server of the {@link RedisHistory} to tail, as a `redis://` or `rediss://` URL with optional
+   * credentials and database index: the same URL as the history's.
+   *
+   * @defaultValue `'redis://127.0.0.1:6379'`
+   */
+  readonly url?: string
+  /**
+   * Further node-redis client settings: TLS, socket, credentials, reconnect strategy. A `name` is given to the
+   * tailing connection with `:tail` appended (default `herald-stream-broker`), as `CLIENT LIST` shows it.
+   */
+  readonly clientOptions?: RedisEngineClientOptions
+  /**
+   * The `keyPrefix` of the {@link RedisHistory} to tail: the same as the history's.
+   *
+   * @defaultValue `DEFAULT_REDIS_HISTORY_KEY_PREFIX` (`'herald:history:'`)
+   */
+  readonly keyPrefix?: string
+  /**
+   * A pub/sub channel each published message is also sent to, so that hub nodes of the same cluster that run a
+   * {@link RedisBroker} (configured with a broker URL other than their history URL) still receive it. `null` sends
+   * nothing: `publish` then resolves at once. Listeners of this broker never read the channel.
+   *
+   * @defaultValue `DEFAULT_REDIS_BROKER_CHANNEL` (`'herald:broker'`, the {@link RedisBroker} default)
+   */
+  readonly channel?: string | null
+  /**
+   * How long one command may take, waiting in the queue while the connection is re-established included: `subscribe`
+   * fails with `ERR_HUB_BROKER_UNAVAILABLE` past it, and so does `publish` when it sends to `channel`.
+   *
+   * @defaultValue `DEFAULT_REDIS_COMMAND_TIMEOUT_MS` (5 s)
+   */
+  readonly commandTimeoutMs?: number
+  /**
+   * How long one `XREAD BLOCK` waits for a new entry before the tail looks at the store again (which is also how
+   * soon a store recreated with lower ids, a new epoch, is noticed when nothing is appended).
+   *
+   * @defaultValue {@link DEFAULT_REDIS_STREAM_BROKER_BLOCK_MS} (2 s)
+   */
+  readonly blockMs?: number
+  /**
+   * The most entries read per round trip; this bounds the memory the tail holds.
+   *
+   * @defaultValue {@link DEFAULT_REDIS_STREAM_BROKER_BATCH_SIZE} (256)
+   */
+  readonly batchSize?: number
+  /**
+   * Receives errors that do not fail a call: a listener that threw (`ERR_HUB_BROKER_LISTENER_FAILED`), a stream
+   * entry Herald did not write, skipped (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
+   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own). An error thrown by `onError` itself is
+   * rethrown from a microtask.
+   *
+   * @defaultValue a function that ignores the error
+   */
+  readonly onError?: (error: HubError) => void
+}
+
+interface Listener {
+  readonly onMessage: (message: HubMessage) => void
+  readonly onMissed: ((event: MissedMessages) => void) | undefined
+  active: boolean
+}
+
+/** Where the tail stands: the epoch it reads (`''` while the store does not exist yet) and the last id it read. */
+interface Cursor {
+  epoch: string
+  id: string
+}
+
+type TailReply = readonly ['none'] | readonly ['ok', string, number, string, readonly (readonly [string, unknown])[]]
+
+const OWNER = 'RedisStreamBroker'
+const RESOLVED = Promise.resolve()
+/** The pause before the tail tries again after a failed round trip (node-redis reconnects meanwhile). */
+const RETRY_DELAY_MS = 100
+
+/**
+ * A broker that delivers the updates of a {@link RedisHistory} by reading its stream, for hub nodes whose history and
+ * broker are the same Redis: listeners receive the updates of every node in history order, which is the order a
+ * subscriber resuming with `Last-Event-ID` reads them in. (With pub/sub, two nodes publishing at once can reach the
+ * broker in the other order than they reached history; a subscriber that resumes after the newer update would then
+ * never get the older one.)
+ *
+ * - **Delivery.** One dedicated connection per broker waits with `XREAD BLOCK` for entries after the last id read,
+ *   then reads them, at most `batchSize` per round trip, with a read-only script that also checks the epoch and the
+ *   eviction floor; each entry is decoded with the history's codec and handed to every listener as a frozen
+ *   {@link HubMessage} whose position is the one `RedisHistory.append` returned for it. The tail starts at the newest
+ *   entry when the first `subscribe` is made (`$`), so an update appended after `subscribe` resolved is delivered.
+ * - **Publish.** `history.append` already put the update in the stream, so listeners get it from there, whoever
+ *   called `publish`. `publish` only forwards the message to the pub/sub `channel` (for nodes on a
+ *   {@link RedisBroker}, which a cluster may mix in) and resolves once Redis executed that `PUBLISH`; with
+ *   `channel: null`, it resolves at once. A message that was not appended to the history reaches no listener.
+ * - **Reconnects.** After the connection drops, the tail goes on from the last id read: nothing retained is missed,
+ *   and `onMissed` is not called. It is called (see `SubscribeOptions.onMissed`) before the next message when entries
+ *   after that id were evicted before they were read (a long outage), or when the store was recreated (a flushed or
+ *   restarted Redis, a new epoch): the hub then re-reads history and announces the gap.
+ * - **Listeners** are called one message at a time, in stream order; the same frozen message goes to every listener
+ *   of this node. The tail runs until `close()`, even with no listener.
+ *
+ * @example
+ * ```ts
+ * const history = new RedisHistory({ url: 'redis://cache.internal:6379' })
+ * const broker = new RedisStreamBroker({ url: 'redis://cache.internal:6379', onError: (error) => log.warn(error) })
+ * await broker.subscribe((message) => node.dispatch(message), { onMissed: () => node.resyncFromHistory() })
+ * const position = await history.append(update)
+ * await broker.publish({ update, position })
+ * ```
+ * @see https://redis.io/docs/latest/commands/xread/
+ */
+export class RedisStreamBroker implements Broker {
+  readonly #url: string
+  readonly #clientOptions: RedisEngineClientOptions | undefined
+  readonly #keys: readonly [string, string, string, string]
+  readonly #commandTimeoutMs: number
+  readonly #blockMs: number
+  readonly #batchSize: number
+  readonly #onError: (error: HubError) => void
+  readonly #name: string
+  readonly #mirror: RedisBroker | undefined
+  #client: RedisClient | undefined
+  /** Resolves once the tail's start is known and the tail runs; reset when finding the start failed. */
+  #started: Promise<void> | undefined
+  #cursor: Cursor = { epoch: '', id: '0-0' }
+  /** The tail's last round trip failed: an outage is under way (reported once). */
+  #failing = false
+  #disconnectedAt = 0
+  /** Replaced, never mutated, so a delivery can keep the array it started with (copy on write). */
+  #listeners: readonly Listener[] = []
+  #closed = false
+
+  constructor(options: RedisStreamBrokerOptions = {}) {
+    checkOptionsObject(OWNER, options)
+    this.#url = stringOption(OWNER, 'url', options.url, DEFAULT_REDIS_URL)
+    this.#clientOptions = objectOption(OWNER, 'clientOptions', options.clientOptions)
+    const prefix = stringOption(OWNER, 'keyPrefix', options.keyPrefix, DEFAULT_REDIS_HISTORY_KEY_PREFIX)
+    this.#keys = [`${prefix}epoch`, `${prefix}meta`, `${prefix}stream`, `${prefix}ids`]
+    const channel = options.channel === null ? null : stringOption(OWNER, 'channel', options.channel, DEFAULT_REDIS_BROKER_CHANNEL)
+    this.#commandTimeoutMs = integerOption(OWNER, 'commandTimeoutMs', options.commandTimeoutMs, DEFAULT_REDIS_COMMAND_TIMEOUT_MS, 1)
+    this.#blockMs = integerOption(OWNER, 'blockMs', options.blockMs, DEFAULT_REDIS_STREAM_BROKER_BLOCK_MS, 1)
+    this.#batchSize = integerOption(OWNER, 'batchSize', options.batchSize, DEFAULT_REDIS_STREAM_BROKER_BATCH_SIZE, 1)
+    this.#onError = functionOption(OWNER, 'onError', options.onError, ignoreError)
+    this.#name = this.#clientOptions?.name ?? 'herald-stream-broker'
+    this.#mirror =
+      channel === null
+        ? undefined
+        : new RedisBroker({
+            url: this.#url,
+            channel,
+            commandTimeoutMs: this.#commandTimeoutMs,
+            clientOptions: { ...this.#clientOptions, name: this.#name },
+            onError: (error) => this.#report(error),
+          })
+  }
+
+  /**
+   * Forwards the message to `channel` (see the class notes); listeners of stream brokers get it from the history.
+   *
+   * @throws `ERR_HUB_BROKER_MESSAGE_INVALID` (rejects) for a message that breaks the `HubMessage` contract,
+   *   `ERR_HUB_BROKER_UNAVAILABLE` when Redis does not acknowledge the `PUBLISH` in time, `ERR_HUB_BROKER_CLOSED`
+   *   after `close()`.
+   */
+  publish(message: HubMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError())
+    if (this.#mirror !== undefined) return this.#mirror.publish(message)
+    try {
+      encodeMessage(message)
+    } catch (cause) {
+      return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
+    }
+    return RESOLVED
+  }
+
+  /**
+   * Subscribes a listener; see {@link Broker.subscribe}. The first call finds the stream's newest entry, where the
+   * tail starts, and resolves once it has; later calls resolve at once.
+   *
+   * @throws `ERR_HUB_BROKER_UNAVAILABLE` (rejects) when Redis does not answer within `commandTimeoutMs`;
+   *   `ERR_HUB_BROKER_CLOSED` after `close()`.
+   */
+  async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
+    if (this.#closed) throw closedError()
+    if (typeof onMessage !== 'function') {
+      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: a listener must be a function, not ${typeof onMessage}`)
+    }
+    const { onMissed } = options
+    if (onMissed !== undefined && typeof onMissed !== 'function') {
+      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: onMissed must be a function, not ${typeof onMissed}`)
+    }
+    this.#started ??= this.#start()
+    await this.#started
+    // close() may have run while waiting.
+    if (this.#isClosed()) throw closedError()
+    const listener: Listener = { onMessage, onMissed, active: true }
+    this.#listeners = [...this.#listeners, listener]
+    return () => {
+      if (listener.active) {
+        listener.active = false
+        this.#listeners = this.#listeners.filter((other) => other !== listener)
+      }
+      return RESOLVED
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const listener of this.#listeners) listener.active = false
+    this.#listeners = []
+    if (this.#client !== undefined) destroyRedisClient(this.#client)
+    await this.#mirror?.close()
+  }
+
+  /** Whether `close()` ran; a method, so that checks after an `await` are not narrowed away. */
+  #isClosed(): boolean {
+    return this.#closed
+  }
+
+  /** Finds where the tail starts (the newest id issued), then runs the tail in the background. */
+  async #start(): Promise<void> {
+    let reply: TailReply
+    try {
+      reply = await this.#tailScript('head')
+    } catch (error) {
+      this.#started = undefined
+      throw this.#closed ? closedError(error) : error
+    }
+    if (reply[0] === 'ok') this.#cursor = { epoch: reply[1], id: reply[3] }
+    void this.#tail()
+  }
+
+  async #tail(): Promise<void> {
+    while (!this.#closed) {
+      try {
+        const read = await this.#readBatch()
+        if (this.#failing) this.#failing = false
+        if (read < this.#batchSize && !this.#isClosed()) await this.#waitForEntries()
+      } catch (error) {
+        if (this.#isClosed()) return
+        if (!this.#failing) {
+          this.#failing = true
+          this.#disconnectedAt = Date.now()
+          this.#report(error instanceof HubError ? error : unavailable('lost the connection to Redis', error))
+        }
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS))
+      }
+    }
+  }
+
+  /** Reads and delivers the entries after the cursor, at most `batchSize`; returns how many it read. */
+  async #readBatch(): Promise<number> {
+    const reply = await this.#tailScript('after')
+    if (reply[0] === 'none' || this.#closed) return 0
+    const [, epoch, missed, start, entries] = reply
+    if (missed === 1) this.#notifyMissed()
+    this.#cursor = { epoch, id: start }
+    for (const [entryId, fields] of entries) {
+      this.#cursor.id = entryId
+      const update = this.#decode(entryId, fields)
+      if (update !== undefined) this.#deliver(Object.freeze({ update, position: Object.freeze({ epoch, offset: entryId }) }))
+      if (this.#isClosed()) break
+    }
+    return entries.length
+  }
+
+  /** Waits until an entry follows the cursor, or `blockMs` passed. */
+  async #waitForEntries(): Promise<void> {
+    const client = this.#connection()
+    await client
+      .sendCommand(['XREAD', 'COUNT', '1', 'BLOCK', String(this.#blockMs), 'STREAMS', this.#keys[2], this.#cursor.id], {
+        // The command is meant to wait up to blockMs: the timeout bounds queueing and the answer beyond that.
+        timeout: this.#blockMs + this.#commandTimeoutMs,
+      })
+      .catch((cause: unknown) => {
+        throw unavailable('the stream read failed', cause)
+      })
+  }
+
+  #tailScript(mode: 'head' | 'after'): Promise<TailReply> {
+    const { epoch, id } = this.#cursor
+    const args = ['EVAL', SCRIPTS.tail.source, String(this.#keys.length), ...this.#keys, mode, epoch, id, String(this.#batchSize)]
+    // EVAL, not EVALSHA: the script is small and Redis caches it; no NOSCRIPT handling is needed after a restart.
+    return this.#connection()
+      .sendCommand<TailReply>(args)
+      .catch((cause: unknown) => {
+        throw unavailable('Redis failed', cause)
+      })
+  }
+
+  #connection(): RedisClient {
+    this.#client ??= createRedisClient({
+      url: this.#url,
+      clientOptions: this.#clientOptions,
+      commandTimeoutMs: this.#commandTimeoutMs,
+      name: `${this.#name}:tail`,
+      // The tail's own round trips notice and report an outage; nothing to do here.
+      onDown: () => undefined,
+      onReady: () => undefined,
+    })
+    return this.#client
+  }
+
+  #decode(entryId: string, fields: unknown): HubUpdate | undefined {
+    try {
+      const update = updateFromFields(fields)
+      Object.freeze(update.topics)
+      return Object.freeze(update)
+    } catch (cause) {
+      this.#report(
+        new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: skipped stream entry ${entryId}, which Herald did not write: ${messageOf(cause)}`, {
+          cause,
+        }),
+      )
+      return undefined
+    }
+  }
+
+  #notifyMissed(): void {
+    const event: MissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt || Date.now() })
+    for (const listener of this.#listeners) {
+      if (!listener.active || listener.onMissed === undefined) continue
+      try {
+        listener.onMissed(event)
+      } catch (error) {
+        this.#reportListenerFailure(error)
+      }
+    }
+  }
+
+  #deliver(message: HubMessage): void {
+    for (const listener of this.#listeners) {
+      if (!listener.active) continue
+      try {
+        const result: unknown = listener.onMessage(message)
+        if (isThenable(result)) result.then(undefined, (error: unknown) => this.#reportListenerFailure(error))
+      } catch (error) {
+        this.#reportListenerFailure(error)
+      }
+    }
+  }
+
+  #reportListenerFailure(cause: unknown): void {
+    this.#report(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause }))
+  }
+
+  #report(error: HubError): void {
+    try {
+      this.#onError(error)
+    } catch (reporterError) {
+      queueMicrotask(() => {
+        throw reporterError
+      })
+    }
+  }
+}
+
+function unavailable(what: string, cause: unknown): HubError {
+  return new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: ${what}: ${messageOf(cause)}`, { cause })
+}
+
+function closedError(cause?: unknown): HubError {
+  return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+function ignoreError(): void {}
