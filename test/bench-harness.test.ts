@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -12,6 +12,7 @@ import { formatPayload } from '../bench/harness/loadgen/payload.js'
 import { planSources } from '../bench/harness/loadgen/source-plan.js'
 import { parseRunResult, type RunResult } from '../bench/harness/report/run-result.js'
 import { renderBarChart } from '../bench/harness/report/svg-bar-chart.js'
+import { REPORT_END, REPORT_START, writeReport } from '../bench/harness/report/write-report.js'
 
 const root = join(import.meta.dirname, '..')
 const run = promisify(execFile)
@@ -173,6 +174,20 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
       expect(r.client.workers).toBe(2)
     }
     expect(stdout).toContain('| naive |')
+
+    // The report rewrites only its own block of the page, and writes the four charts.
+    const docsDir = join(outDir, 'docs')
+    const page = `# Benchmarks\n\nhand-written intro\n\n${REPORT_START}\nold table\n${REPORT_END}\n\nhand-written outro\n`
+    mkdirSync(docsDir)
+    writeFileSync(join(docsDir, 'benchmarks.md'), page)
+    const files = writeReport(results, docsDir, ['naive'])
+    const written = readFileSync(files.markdown, 'utf8')
+    expect(written).toMatch(/^# Benchmarks\n\nhand-written intro\n\n<!-- hub-harness:results:start -->/)
+    expect(written).toMatch(/<!-- hub-harness:results:end -->\n\nhand-written outro\n$/)
+    expect(written).not.toContain('old table')
+    expect(written).toContain('| S custom 20 × 5 ack-paced | naive | 20/20 | 50 / 50 (0) |')
+    expect(files.charts).toHaveLength(4)
+    for (const chart of files.charts) expect(existsSync(chart)).toBe(true)
   })
 
   it('rejects an unknown system with a usage error', async () => {
