@@ -3,7 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureBuilt } from './cli-process.js'
 import type { EventStreamClient } from './helpers/event-stream-client.js'
 import {
+  checkDelivery,
   claimEngine,
+  EXACTLY_ONCE_IN_ORDER,
   gapEvents,
   HubCluster,
   publisherToken,
@@ -200,9 +202,10 @@ describe.each(ENGINES)('engine connection faults on $name', (engine) => {
       await waitFor(() => subscriberNode.stderr.includes('could not read history after a broker reconnect'), 'the failed re-read', 9_000).catch(() => undefined)
       historyProxy.up()
       const markers = await publishUntilReceived(publisher.hubUrl, topic, stream)
-      const ids = receivedIds(stream)
-      // Every acknowledged update, or a herald-gap event that says some are missing.
-      if (gapEvents(stream).length === 0) expect(ids).toEqual([before.body, during.body, ...markers])
+      // Every acknowledged update once, in order; or a herald-gap event that says some are missing, and no repeats.
+      const delivery = checkDelivery(receivedIds(stream), [before.body, during.body, ...markers])
+      if (gapEvents(stream).length === 0) expect(delivery).toEqual(EXACTLY_ONCE_IN_ORDER)
+      else expect(delivery.duplicates).toEqual([])
     }, 30_000)
 
     it('delivers an update of a node slow to reach the broker to a node whose broker connection dropped meanwhile', async () => {
