@@ -223,13 +223,18 @@ export class SqliteHistory implements HistoryStore {
       })
     }
     try {
-      // Check the schema before changing anything (the journal mode is stored in the file).
-      readSchema(db)
-      db.pragma('journal_mode = WAL')
-      db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
-      db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`)
-      // IMMEDIATE: take the write lock before reading, so two processes creating the file at once agree on one epoch.
-      this.#epoch = db.transaction(() => createSchema(db)).immediate()
+      // Opening a file another process is writing, or recovering the WAL of one that was killed, can meet
+      // SQLITE_BUSY where SQLite does not call the busy handler (journal mode change, WAL recovery): retry until
+      // the busy timeout.
+      this.#epoch = retryWhileBusy(busyTimeoutMs, () => {
+        // Check the schema before changing anything (the journal mode is stored in the file).
+        readSchema(db)
+        if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') db.pragma('journal_mode = WAL')
+        db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+        db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`)
+        // IMMEDIATE: take the write lock before reading, so two processes creating the file at once agree on one epoch.
+        return db.transaction(() => createSchema(db)).immediate()
+      })
     } catch (error) {
       db.close()
       if (error instanceof HubError) throw error
@@ -443,6 +448,22 @@ function readSchema(db: Database.Database): string | undefined {
   if (typeof pruned !== 'number' || !Number.isSafeInteger(pruned) || pruned < 0) invalidSchema('pruned_through is missing')
   if (!tables.includes('herald_updates')) invalidSchema('the herald_updates table is missing')
   return epoch
+}
+
+/** Runs `fn` again while it fails with SQLITE_BUSY, for up to `timeoutMs`, waiting a little longer each time. */
+function retryWhileBusy<T>(timeoutMs: number, fn: () => T): T {
+  const deadline = Date.now() + timeoutMs
+  const sleeper = new Int32Array(new SharedArrayBuffer(4))
+  for (let delayMs = 5; ; delayMs = Math.min(delayMs * 2, 100)) {
+    try {
+      return fn()
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw error
+      // The constructor is synchronous: block this thread briefly rather than spin.
+      Atomics.wait(sleeper, 0, 0, delayMs)
+    }
+  }
 }
 
 /** Creates the tables and metadata of a new file, or checks an existing one. Returns the epoch. */
