@@ -83,7 +83,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   let broker: Broker | undefined
   let hub: Hub
   try {
-    broker = options.broker ?? (await createBroker(config.broker, engineOptions))
+    // The broker tails the history when both are the same Redis: live updates then follow history order.
+    broker = options.broker ?? (await createBroker(config.broker, { ...engineOptions, history: config.history }))
     hub = createHub(hubOptions(config, { history, broker, logger }))
   } catch (error) {
     await Promise.allSettled([history.close(), broker?.close()])

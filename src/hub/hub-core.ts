@@ -45,6 +45,11 @@ const CONTEXT = 'https://mercure.rocks/'
 const RECOVERY_BUFFER = 10_000
 /** How many times recovery reads history again after its hold overflowed, before it gives up. */
 const MAX_RECOVERY_ROUNDS = 10
+/** Failed history reads a recovery retries before it gives up and sends the gap event. */
+const MAX_RECOVERY_FAILURES = 12
+/** The first delay between recovery attempts; it doubles up to the maximum (about a minute in all). */
+const RECOVERY_RETRY_MS = 100
+const RECOVERY_RETRY_MAX_MS = 10_000
 /** Entries examined per read while finding the history's newest position at start. */
 const HEAD_SCAN_PAGE = 1000
 
@@ -156,19 +161,29 @@ export class HubCore {
   async #recover(): Promise<void> {
     if (this.#held !== undefined || !this.settings.history.capabilities.sharedAcrossNodes) return
     this.#held = []
+    let failures = 0
     try {
-      for (let round = 0; round < MAX_RECOVERY_ROUNDS; round++) {
-        let from: StreamPosition | 'earliest' = this.#lastPosition ?? (await this.#startHead) ?? 'earliest'
-        for (;;) {
-          const page = await this.settings.history.readAfter(from, { match: () => true, limit: this.settings.replayPageSize })
-          if (page.gap) this.#announceGap(page.messages[0]?.update.id ?? null)
-          for (const message of page.messages) {
-            this.#recoveredUpTo = message.position
-            this.#deliver(message)
+      for (let round = 0; round < MAX_RECOVERY_ROUNDS; ) {
+        try {
+          let from: StreamPosition | 'earliest' = this.#lastPosition ?? (await this.#startHead) ?? 'earliest'
+          for (;;) {
+            const page = await this.settings.history.readAfter(from, { match: () => true, limit: this.settings.replayPageSize })
+            if (page.gap) this.#announceGap(page.messages[0]?.update.id ?? null)
+            for (const message of page.messages) {
+              this.#recoveredUpTo = message.position
+              this.#deliver(message)
+            }
+            if (page.done || page.next === undefined) break
+            from = page.next
           }
-          if (page.done || page.next === undefined) break
-          from = page.next
+        } catch (error) {
+          // History may be down too (the same server as the broker): hold on and read again, with a growing delay.
+          if (++failures > MAX_RECOVERY_FAILURES || this.#draining) throw error
+          this.settings.logger.warn?.('history unreachable while recovering after a broker reconnect; retrying', { error })
+          await new Promise((resolve) => setTimeout(resolve, Math.min(RECOVERY_RETRY_MAX_MS, RECOVERY_RETRY_MS * 2 ** (failures - 1))))
+          continue
         }
+        round++
         if (!this.#heldOverflow) break
         // Messages were dropped from the hold while reading: they are in history, read again from where we are.
         this.#heldOverflow = false
@@ -176,6 +191,7 @@ export class HubCore {
       }
     } catch (error) {
       this.settings.logger.error?.('could not read history after a broker reconnect; updates may be missing', { error })
+      this.#announceGap(null)
     } finally {
       const held = this.#held
       this.#held = undefined
