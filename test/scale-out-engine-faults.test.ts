@@ -309,9 +309,9 @@ describe.each(ENGINES)('engine connection faults on $name', (engine) => {
       expect(receivedIds(resumed)).toEqual([slowId, last.body])
     }, 30_000)
 
-    // On Redis, a node whose broker and history are the same server tails the history stream, so live order is history
-    // order and this passes. NATS has no history-tailing broker yet: known limitation, open (docs/scale-out.md).
-    it.skipIf(engine.name === 'NATS')('gives a subscriber that resumes after the newest update it saw every acknowledged update, when two nodes publish and one is slow to reach the broker', async () => {
+    // A node whose broker and history are the same server tails the history stream (RedisStreamBroker,
+    // NatsStreamBroker), so live order is history order and this passes.
+    it('gives a subscriber that resumes after the newest update it saw every acknowledged update, when two nodes publish and one is slow to reach the broker', async () => {
       const proxy = await cluster.proxy()
       const [slowNode, fastNode, subscriberNode] = await Promise.all([cluster.start({ broker: engine.urlThrough(proxy.port) }), cluster.start(), cluster.start()])
       const topic = `https://herald.test/scale-out/${randomUUID()}/two-publishers`

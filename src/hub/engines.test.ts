@@ -127,14 +127,26 @@ describe('createEngines', () => {
   })
 
   describe('NATS (optional packages @nats-io/*)', () => {
-    it.runIf(hasNats && natsEngineBuilt)('loads NatsHistory and NatsBroker on demand from nats:// URLs', async () => {
+    it.runIf(hasNats && natsEngineBuilt)('loads NatsHistory and NatsStreamBroker on demand when history and broker are the same nats:// URL', async () => {
       const { history, broker } = await createEngines({ history: NATS_URL, broker: NATS_URL })
       try {
         expect(history.constructor.name).toBe('NatsHistory')
-        expect(broker.constructor.name).toBe('NatsBroker')
+        expect(broker.constructor.name).toBe('NatsStreamBroker')
       } finally {
         await Promise.all([history.close(), broker.close()])
       }
+    })
+
+    it.runIf(hasNats && natsEngineBuilt)('keeps the pub/sub NatsBroker when the broker URL is not the history URL', async () => {
+      const alone = await createBroker(NATS_URL)
+      expect(alone.constructor.name).toBe('NatsBroker')
+      await alone.close()
+      const other = await createBroker(NATS_URL, { history: `${NATS_URL},${NATS_URL}` })
+      expect(other.constructor.name).toBe('NatsBroker')
+      await other.close()
+      const tailing = await createBroker(NATS_URL, { history: NATS_URL })
+      expect(tailing.constructor.name).toBe('NatsStreamBroker')
+      await tailing.close()
     })
 
     it.runIf(!natsEngineBuilt)('reports ERR_HUB_ENGINE_UNAVAILABLE while this build has no NATS engine', async () => {

@@ -32,11 +32,11 @@ export interface CreateEnginesOptions {
 /** Options of {@link createBroker}. Every field is optional. */
 export interface CreateBrokerOptions extends CreateEnginesOptions {
   /**
-   * The history setting the broker goes with (`EngineSettings.history`). When it is the same Redis URL as the broker
-   * (the same string), the broker is a `RedisStreamBroker`, which delivers updates by tailing the history's stream,
-   * in history order; otherwise a `RedisBroker` (pub/sub).
+   * The history setting the broker goes with (`EngineSettings.history`). When it is the same Redis or NATS URL as the
+   * broker (the same string), the broker is a `RedisStreamBroker` or `NatsStreamBroker`, which delivers updates by
+   * tailing the history's stream, in history order; otherwise a `RedisBroker` or `NatsBroker` (pub/sub).
    *
-   * @defaultValue none: a `redis://` broker is a `RedisBroker`
+   * @defaultValue none: a `redis://` broker is a `RedisBroker`, a `nats://` one a `NatsBroker`
    */
   readonly history?: string
 }
@@ -67,7 +67,7 @@ const NATS: OptionalEngine = {
   packages: ['@nats-io/transport-node', '@nats-io/jetstream'],
   history: 'NatsHistory',
   broker: 'NatsBroker',
-  streamBroker: undefined,
+  streamBroker: 'NatsStreamBroker',
 }
 
 type EngineConstructor<T> = new (options: Record<string, unknown>) => T
@@ -80,8 +80,9 @@ type EngineConstructor<T> = new (options: Record<string, unknown>) => T
  * - `memory` → {@link MemoryHistory} / {@link MemoryBroker} (one process);
  * - `redis://…`, `rediss://…` → `RedisHistory` / `RedisBroker`, `nats://…` → `NatsHistory` / `NatsBroker`, loaded
  *   with a dynamic `import()` so their packages (`redis`, `@nats-io/*`) are needed only when used;
- * - a Redis broker URL equal to the history URL (the same string) → `RedisStreamBroker`, which delivers updates by
- *   reading the history's stream, in history order, instead of through pub/sub (see `docs/scale-out.md`).
+ * - a Redis or NATS broker URL equal to the history URL (the same string) → `RedisStreamBroker` / `NatsStreamBroker`,
+ *   which deliver updates by reading the history's stream, in history order, instead of through pub/sub (see
+ *   `docs/scale-out.md`).
  *
  * When the broker cannot be built, the history already opened is closed before the error propagates.
  *
@@ -134,7 +135,7 @@ export async function createHistory(settings: EngineSettings, options: CreateEng
 
 /**
  * Builds the broker named by `spec` (see {@link createEngines}); pass the history setting as `options.history` so
- * that a broker on the history's own Redis tails the history (`RedisStreamBroker`).
+ * that a broker on the history's own Redis or NATS tails the history (`RedisStreamBroker`, `NatsStreamBroker`).
  *
  * @example
  * ```ts

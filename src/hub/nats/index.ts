@@ -12,3 +12,5 @@ export {
   NatsHistory,
 } from './nats-history.js'
 export type { NatsHistoryOptions } from './nats-history.js'
+export { DEFAULT_NATS_STREAM_BROKER_BATCH_SIZE, DEFAULT_NATS_STREAM_BROKER_POLL_MS, NatsStreamBroker } from './nats-stream-broker.js'
+export type { NatsStreamBrokerOptions } from './nats-stream-broker.js'

@@ -1,0 +1,500 @@
+import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StoredMsg, type StreamInfo } from '@nats-io/jetstream'
+import type { NatsConnection, Subscription } from '@nats-io/transport-node'
+import type { Broker, MissedMessages, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { HubError } from '../errors.js'
+import { checkOptionsObject, functionOption, integerOption } from '../history/option-checks.js'
+import type { HubMessage, HubUpdate } from '../update.js'
+import { DEFAULT_NATS_BROKER_SUBJECT, NatsBroker } from './nats-broker.js'
+import {
+  ConnectionWatch,
+  DEFAULT_NATS_REQUEST_TIMEOUT_MS,
+  messageOf,
+  objectOption,
+  openNatsConnection,
+  subjectOption,
+  urlOption,
+  withTimeout,
+  type NatsEngineConnectionOptions,
+} from './nats-connection.js'
+import { decodeUpdate, encodeMessage } from './message-codec.js'
+import { DEFAULT_NATS_HISTORY_STREAM, DEFAULT_NATS_HISTORY_SUBJECT_PREFIX } from './nats-history.js'
+
+/**
+ * How long a {@link NatsStreamBroker} waits for a sign of a new message before it looks at the stream again: 2 seconds.
+ */
+export const DEFAULT_NATS_STREAM_BROKER_POLL_MS = 2_000
+/** The most stream messages a {@link NatsStreamBroker} reads (and holds) per round. */
+export const DEFAULT_NATS_STREAM_BROKER_BATCH_SIZE = 256
+
+/** Options of {@link NatsStreamBroker}. Every field is optional. */
+export interface NatsStreamBrokerOptions {
+  /**
+   * The NATS server of the {@link NatsHistory} to tail, or several separated by commas: the same as the history's.
+   * Ignored when `connection` is given.
+   *
+   * @defaultValue `'nats://127.0.0.1:4222'`
+   */
+  readonly url?: string
+  /** Further `connect()` settings: credentials, TLS, `name`, reconnect behaviour. Ignored when `connection` is given. */
+  readonly connectionOptions?: NatsEngineConnectionOptions
+  /** A connection to use instead of opening one; the application keeps owning it (`close()` leaves it open). */
+  readonly connection?: NatsConnection
+  /**
+   * The JetStream stream of the {@link NatsHistory} to tail: the same as the history's `stream`.
+   *
+   * @defaultValue `DEFAULT_NATS_HISTORY_STREAM` (`'HERALD_HISTORY'`)
+   */
+  readonly stream?: string
+  /**
+   * The `subjectPrefix` of the {@link NatsHistory} to tail: the same as the history's. The broker listens on
+   * `<subjectPrefix>.>` to learn at once that a message was stored.
+   *
+   * @defaultValue `DEFAULT_NATS_HISTORY_SUBJECT_PREFIX` (`'herald.history'`)
+   */
+  readonly subjectPrefix?: string
+  /**
+   * A core NATS subject each published message is also sent to, so that hub nodes of the same cluster that run a
+   * {@link NatsBroker} (configured with a broker URL other than their history URL) still receive it. `null` sends
+   * nothing: `publish` then resolves at once. Listeners of this broker never read the subject.
+   *
+   * @defaultValue `DEFAULT_NATS_BROKER_SUBJECT` (`'herald.broker'`, the {@link NatsBroker} default)
+   */
+  readonly subject?: string | null
+  /**
+   * How long one request may take, waiting for a lost connection to come back included: `subscribe` fails with
+   * `ERR_HUB_BROKER_UNAVAILABLE` past it, and so does `publish` when it sends to `subject`.
+   *
+   * @defaultValue `DEFAULT_NATS_REQUEST_TIMEOUT_MS` (5 s)
+   */
+  readonly requestTimeoutMs?: number
+  /**
+   * How long the tail waits for a sign of a new message before it looks at the stream again (which is also how soon
+   * a recreated stream, a new epoch, is noticed when nothing is stored, and a message whose sign was lost is read).
+   *
+   * @defaultValue {@link DEFAULT_NATS_STREAM_BROKER_POLL_MS} (2 s)
+   */
+  readonly pollMs?: number
+  /**
+   * The most messages read per round; this bounds the memory the tail holds.
+   *
+   * @defaultValue {@link DEFAULT_NATS_STREAM_BROKER_BATCH_SIZE} (256)
+   */
+  readonly batchSize?: number
+  /**
+   * Receives errors that do not fail a call: a listener that threw (`ERR_HUB_BROKER_LISTENER_FAILED`), a stream
+   * message Herald did not write, skipped (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
+   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own). An error thrown by `onError` itself is
+   * rethrown from a microtask.
+   *
+   * @defaultValue a function that ignores the error
+   */
+  readonly onError?: (error: HubError) => void
+}
+
+interface Listener {
+  readonly onMessage: (message: HubMessage) => void
+  readonly onMissed: ((event: MissedMessages) => void) | undefined
+  active: boolean
+}
+
+interface Connected {
+  readonly nc: NatsConnection
+  readonly jsm: JetStreamManager
+  readonly watch: ConnectionWatch
+  readonly wake: Subscription
+}
+
+/** Where the tail stands: the epoch it reads (`''` while the stream does not exist yet) and the last sequence read. */
+interface Cursor {
+  epoch: string
+  sequence: number
+}
+
+const OWNER = 'NatsStreamBroker'
+const RESOLVED = Promise.resolve()
+/** The pause before the tail tries again after a failed round (nats.js reconnects meanwhile). */
+const RETRY_DELAY_MS = 100
+const STREAM_NAME = /^[^\s.*>/\\]+$/
+
+/**
+ * A broker that delivers the updates of a {@link NatsHistory} by reading its JetStream stream, for hub nodes whose
+ * history and broker are the same NATS: listeners receive the updates of every node in history order, which is the
+ * order a subscriber resuming with `Last-Event-ID` reads them in. (With core NATS pub/sub, two nodes publishing at
+ * once can reach the broker in the other order than they reached history; a subscriber that resumes after the newer
+ * update would then never get the older one.)
+ *
+ * - **Delivery.** Each round reads the stream's state (one `STREAM.INFO`: creation time and sequence range), then
+ *   gets the messages after the last sequence read by sequence from the stream leader (`STREAM.MSG.GET`, pipelined,
+ *   at most `batchSize`), so no consumer is created or left behind. Each is decoded with the history's codec and
+ *   handed to every listener as a frozen {@link HubMessage} whose position is the one `NatsHistory.append` returned
+ *   for it. Between rounds, the tail waits for a message on the history's subjects (a core subscription on
+ *   `<subjectPrefix>.>`, used only as a signal), or `pollMs`. The tail starts after the stream's last sequence when
+ *   the first `subscribe` is made, so an update appended after `subscribe` resolved is delivered.
+ * - **Publish.** `history.append` already put the update in the stream, so listeners get it from there, whoever
+ *   called `publish`. `publish` only forwards the message to the core `subject` (for nodes on a {@link NatsBroker},
+ *   which a cluster may mix in) and resolves once the server processed it (a flush); with `subject: null`, it
+ *   resolves at once. A message that was not appended to the history reaches no listener.
+ * - **Reconnects.** After the connection drops, the tail goes on from the last sequence read: nothing retained is
+ *   missed, and `onMissed` is not called. It is called (see `SubscribeOptions.onMissed`) before the next message when
+ *   messages after that sequence were discarded before they were read (a long outage, a purge), or when the stream
+ *   was recreated (a different creation time, a new epoch): the hub then re-reads history and announces the gap.
+ * - **Listeners** are called one message at a time, in stream order; the same frozen message goes to every listener
+ *   of this node. The tail runs until `close()`, even with no listener.
+ *
+ * @example
+ * ```ts
+ * const history = new NatsHistory({ url: 'nats://nats.internal:4222' })
+ * const broker = new NatsStreamBroker({ url: 'nats://nats.internal:4222', onError: (error) => log.warn(error) })
+ * await broker.subscribe((message) => node.dispatch(message), { onMissed: () => node.resyncFromHistory() })
+ * const position = await history.append(update)
+ * await broker.publish({ update, position })
+ * ```
+ * @see https://docs.nats.io/nats-concepts/jetstream/streams
+ */
+export class NatsStreamBroker implements Broker {
+  readonly #url: string
+  readonly #connectionOptions: NatsEngineConnectionOptions | undefined
+  readonly #lent: NatsConnection | undefined
+  readonly #stream: string
+  readonly #prefix: string
+  readonly #requestTimeoutMs: number
+  readonly #pollMs: number
+  readonly #batchSize: number
+  readonly #onError: (error: HubError) => void
+  readonly #mirror: NatsBroker | undefined
+  #connection: Promise<Connected> | undefined
+  /** Resolves once the tail's start is known and the tail runs; reset when finding the start failed. */
+  #started: Promise<void> | undefined
+  #cursor: Cursor = { epoch: '', sequence: 0 }
+  /** A sequence the last round found missing although the stream held it: checked again by the next round. */
+  #holeAt = 0
+  /** A message was stored since the tail last looked. */
+  #signalled = false
+  /** Ends the tail's current wait. */
+  #wake: (() => void) | undefined
+  /** The tail's last round failed: an outage is under way (reported once). */
+  #failing = false
+  #disconnectedAt = 0
+  /** Replaced, never mutated, so a delivery can keep the array it started with (copy on write). */
+  #listeners: readonly Listener[] = []
+  #closed = false
+
+  constructor(options: NatsStreamBrokerOptions = {}) {
+    checkOptionsObject(OWNER, options)
+    this.#url = urlOption(OWNER, options.url)
+    this.#connectionOptions = objectOption(OWNER, 'connectionOptions', options.connectionOptions)
+    this.#lent = objectOption(OWNER, 'connection', options.connection)
+    const stream: unknown = options.stream ?? DEFAULT_NATS_HISTORY_STREAM
+    if (typeof stream !== 'string' || !STREAM_NAME.test(stream)) {
+      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: stream must be a name without spaces, '.', '*', '>', '/' or '\\'`)
+    }
+    this.#stream = stream
+    this.#prefix = subjectOption(OWNER, 'subjectPrefix', options.subjectPrefix, DEFAULT_NATS_HISTORY_SUBJECT_PREFIX)
+    const subject = options.subject === null ? null : subjectOption(OWNER, 'subject', options.subject, DEFAULT_NATS_BROKER_SUBJECT)
+    this.#requestTimeoutMs = integerOption(OWNER, 'requestTimeoutMs', options.requestTimeoutMs, DEFAULT_NATS_REQUEST_TIMEOUT_MS, 1)
+    this.#pollMs = integerOption(OWNER, 'pollMs', options.pollMs, DEFAULT_NATS_STREAM_BROKER_POLL_MS, 1)
+    this.#batchSize = integerOption(OWNER, 'batchSize', options.batchSize, DEFAULT_NATS_STREAM_BROKER_BATCH_SIZE, 1)
+    this.#onError = functionOption(OWNER, 'onError', options.onError, ignoreError)
+    this.#mirror =
+      subject === null
+        ? undefined
+        : new NatsBroker({
+            url: this.#url,
+            subject,
+            requestTimeoutMs: this.#requestTimeoutMs,
+            ...(this.#connectionOptions !== undefined && { connectionOptions: this.#connectionOptions }),
+            ...(this.#lent !== undefined && { connection: this.#lent }),
+            onError: (error) => this.#report(error),
+          })
+  }
+
+  /**
+   * Forwards the message to `subject` (see the class notes); listeners of stream brokers get it from the history.
+   *
+   * @throws `ERR_HUB_BROKER_MESSAGE_INVALID` (rejects) for a message that breaks the `HubMessage` contract,
+   *   `ERR_HUB_BROKER_MESSAGE_TOO_LARGE` beyond the server's `max_payload`, `ERR_HUB_BROKER_UNAVAILABLE` when the
+   *   server does not confirm it in time, `ERR_HUB_BROKER_CLOSED` after `close()`.
+   */
+  publish(message: HubMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError())
+    if (this.#mirror !== undefined) return this.#mirror.publish(message)
+    try {
+      encodeMessage(message)
+    } catch (cause) {
+      return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
+    }
+    return RESOLVED
+  }
+
+  /**
+   * Subscribes a listener; see {@link Broker.subscribe}. The first call reads the stream's last sequence, where the
+   * tail starts, and resolves once it has; later calls resolve at once.
+   *
+   * @throws `ERR_HUB_BROKER_UNAVAILABLE` (rejects) when NATS does not answer within `requestTimeoutMs`;
+   *   `ERR_HUB_BROKER_CLOSED` after `close()`.
+   */
+  async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
+    if (this.#closed) throw closedError()
+    if (typeof onMessage !== 'function') {
+      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: a listener must be a function, not ${typeof onMessage}`)
+    }
+    const { onMissed } = options
+    if (onMissed !== undefined && typeof onMissed !== 'function') {
+      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: onMissed must be a function, not ${typeof onMissed}`)
+    }
+    this.#started ??= this.#start()
+    await this.#started
+    // close() may have run while waiting.
+    if (this.#isClosed()) throw closedError()
+    const listener: Listener = { onMessage, onMissed, active: true }
+    this.#listeners = [...this.#listeners, listener]
+    return () => {
+      if (listener.active) {
+        listener.active = false
+        this.#listeners = this.#listeners.filter((other) => other !== listener)
+      }
+      return RESOLVED
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const listener of this.#listeners) listener.active = false
+    this.#listeners = []
+    this.#wake?.()
+    const connected = await this.#connection?.catch(() => undefined)
+    if (connected !== undefined) {
+      connected.watch.stop()
+      connected.wake.unsubscribe()
+      if (this.#lent === undefined && !connected.nc.isClosed()) await connected.nc.close()
+    }
+    await this.#mirror?.close()
+  }
+
+  /** Whether `close()` ran; a method, so that checks after an `await` are not narrowed away. */
+  #isClosed(): boolean {
+    return this.#closed
+  }
+
+  /** Finds where the tail starts (the stream's last sequence), then runs the tail in the background. */
+  async #start(): Promise<void> {
+    try {
+      const info = await withTimeout(this.#info(), this.#requestTimeoutMs, () => new Error(`no answer within ${this.#requestTimeoutMs} ms`))
+      if (info !== undefined) this.#cursor = { epoch: info.created, sequence: info.state.last_seq }
+    } catch (error) {
+      this.#started = undefined
+      if (this.#closed) throw closedError(error)
+      throw error instanceof HubError ? error : unavailable('NATS failed', error)
+    }
+    void this.#tail()
+  }
+
+  async #tail(): Promise<void> {
+    while (!this.#closed) {
+      try {
+        this.#signalled = false
+        const read = await this.#readBatch()
+        if (this.#failing) this.#failing = false
+        if (read < this.#batchSize && !this.#isClosed()) await this.#waitForSignal()
+      } catch (error) {
+        if (this.#isClosed()) return
+        this.#onDown(error instanceof HubError ? error : unavailable('lost the connection to NATS', error))
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS))
+      }
+    }
+  }
+
+  /** Reads and delivers the messages after the cursor, at most `batchSize`; returns how many it read. */
+  async #readBatch(): Promise<number> {
+    const info = await this.#info()
+    if (info === undefined || this.#closed) return 0
+    const { created, state } = info
+    // An empty stream reports first_seq = last_seq + 1 after a purge, and 0 when it never held a message.
+    const floor = state.messages === 0 ? state.last_seq : state.first_seq - 1
+    const last = state.last_seq
+    if (created !== this.#cursor.epoch || last < this.#cursor.sequence) {
+      // A new stream (a new epoch): read it from its start. Only a stream seen before makes a gap.
+      if (this.#cursor.epoch !== '') this.#notifyMissed()
+      this.#cursor = { epoch: created, sequence: floor }
+      this.#holeAt = 0
+    } else if (floor > this.#cursor.sequence) {
+      // Messages after the last one read were discarded before being read.
+      this.#notifyMissed()
+      this.#cursor.sequence = floor
+      this.#holeAt = 0
+    } else if (this.#holeAt === this.#cursor.sequence + 1) {
+      // Still in range yet missing again: deleted on its own, so not in history either. Step over it.
+      this.#cursor.sequence = this.#holeAt
+      this.#holeAt = 0
+    }
+    const count = Math.min(this.#batchSize, last - this.#cursor.sequence)
+    if (count <= 0) return 0
+    const { jsm, watch } = await this.#connect()
+    const requests: Promise<StoredMsg | null>[] = []
+    // Pipelined: the requests leave together and are answered in order by the stream leader.
+    for (let i = 1; i <= count; i++) requests.push(this.#request(watch, jsm.streams.getMessage(this.#stream, { seq: this.#cursor.sequence + i })))
+    const stored = await Promise.all(requests)
+    const epoch = this.#cursor.epoch
+    for (const entry of stored) {
+      if (this.#isClosed()) break
+      if (entry === null) {
+        // Discarded since the state was read (the next round reports the gap), or deleted on its own.
+        this.#holeAt = this.#cursor.sequence + 1
+        break
+      }
+      this.#cursor.sequence = entry.seq
+      const update = this.#decode(entry)
+      if (update !== undefined) this.#deliver(Object.freeze({ update, position: Object.freeze({ epoch, offset: String(entry.seq) }) }))
+    }
+    return this.#holeAt === 0 ? count : 0
+  }
+
+  /** Waits until a message is stored on the history's subjects, or `pollMs` passed. */
+  async #waitForSignal(): Promise<void> {
+    if (this.#signalled) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.#pollMs)
+      function done(): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#wake = done
+    })
+    this.#wake = undefined
+  }
+
+  /** The stream's state, or `undefined` while it does not exist. */
+  async #info(): Promise<StreamInfo | undefined> {
+    const { jsm, watch } = await this.#connect()
+    await this.#request(watch, watch.whenUp(this.#requestTimeoutMs))
+    try {
+      return await this.#request(watch, jsm.streams.info(this.#stream))
+    } catch (error) {
+      if (error instanceof HubError && isStreamNotFound(error.cause)) return undefined
+      throw error
+    }
+  }
+
+  /** Fails a request as soon as its connection is lost, as `ERR_HUB_BROKER_UNAVAILABLE`. */
+  #request<T>(watch: ConnectionWatch, request: Promise<T>): Promise<T> {
+    return watch.guard(request).catch((cause: unknown) => {
+      throw this.#closed ? closedError(cause) : unavailable('NATS failed', cause)
+    })
+  }
+
+  #connect(): Promise<Connected> {
+    this.#connection ??= openNatsConnection({
+      url: this.#url,
+      connectionOptions: this.#connectionOptions,
+      connection: this.#lent,
+      requestTimeoutMs: this.#requestTimeoutMs,
+      name: 'herald-stream-broker',
+    })
+      .then(async (nc): Promise<Connected> => {
+        const jsm = await jetstreamManager(nc, { timeout: this.#requestTimeoutMs, checkAPI: false })
+        const watch = new ConnectionWatch(nc, { onDown: (server) => this.#onDown(`lost the connection to NATS (${server})`) })
+        // Only a signal: what was stored is read from the stream, in sequence order.
+        const wake = nc.subscribe(`${this.#prefix}.>`, {
+          callback: () => {
+            this.#signalled = true
+            this.#wake?.()
+          },
+        })
+        if (this.#closed) {
+          watch.stop()
+          wake.unsubscribe()
+          if (this.#lent === undefined) await nc.close()
+          throw closedError()
+        }
+        return { nc, jsm, watch, wake }
+      })
+      .catch((error: unknown) => {
+        // Try again on the next call.
+        this.#connection = undefined
+        throw error
+      })
+    return this.#connection
+  }
+
+  /** Reports an outage once, whether the connection's status or a failed round told of it first. */
+  #onDown(error: HubError | string): void {
+    if (this.#failing || this.#closed) return
+    this.#failing = true
+    this.#disconnectedAt = Date.now()
+    this.#report(typeof error === 'string' ? new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: ${error}`) : error)
+  }
+
+  #decode(stored: StoredMsg): HubUpdate | undefined {
+    try {
+      const update = decodeUpdate(stored.data)
+      Object.freeze(update.topics)
+      return Object.freeze(update)
+    } catch (cause) {
+      this.#report(
+        new HubError(
+          'ERR_HUB_BROKER_MESSAGE_INVALID',
+          `${OWNER}: skipped stream message ${stored.seq} (${stored.subject}), which Herald did not write: ${messageOf(cause)}`,
+          { cause },
+        ),
+      )
+      return undefined
+    }
+  }
+
+  #notifyMissed(): void {
+    const event: MissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt || Date.now() })
+    for (const listener of this.#listeners) {
+      if (!listener.active || listener.onMissed === undefined) continue
+      try {
+        listener.onMissed(event)
+      } catch (error) {
+        this.#reportListenerFailure(error)
+      }
+    }
+  }
+
+  #deliver(message: HubMessage): void {
+    for (const listener of this.#listeners) {
+      if (!listener.active) continue
+      try {
+        const result: unknown = listener.onMessage(message)
+        if (isThenable(result)) result.then(undefined, (error: unknown) => this.#reportListenerFailure(error))
+      } catch (error) {
+        this.#reportListenerFailure(error)
+      }
+    }
+  }
+
+  #reportListenerFailure(cause: unknown): void {
+    this.#report(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause }))
+  }
+
+  #report(error: HubError): void {
+    try {
+      this.#onError(error)
+    } catch (reporterError) {
+      queueMicrotask(() => {
+        throw reporterError
+      })
+    }
+  }
+}
+
+function unavailable(what: string, cause: unknown): HubError {
+  return new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: ${what}: ${messageOf(cause)}`, { cause })
+}
+
+function closedError(cause?: unknown): HubError {
+  return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
+}
+
+function isStreamNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === 10059
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+function ignoreError(): void {}
