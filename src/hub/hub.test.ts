@@ -248,3 +248,81 @@ describe('hub: operations', () => {
     expect((await sub.until(1)).map((e) => e.data)).toEqual(['one'])
   })
 })
+
+describe('hub: token expiry, CORS, subscriptions API and events', () => {
+  it('closes a stream when its token expires (Mercure: "the connection MUST be closed by the hub at that time")', async () => {
+    const { url } = await startHub({ anonymous: false })
+    const token = await signToken({ key: SECRET, subscribe: ['*'], expiresIn: 2 })
+    const response = await fetch(`${url}?topic=a`, { headers: { authorization: `Bearer ${token}` } })
+    expect(response.status).toBe(200)
+    const started = Date.now()
+    // The body ends when the hub closes the stream at expiry (a 2 s token; the test timeout bounds the wait).
+    await response.text()
+    const ended = Date.now() - started
+    expect(ended).toBeLessThan(10_000)
+  }, 15_000)
+
+  it('answers CORS preflights and requests from allowed origins only, with credentials', async () => {
+    const { url } = await startHub({ corsOrigins: ['https://app.example'] })
+    const preflight = await fetch(url, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    expect(preflight.headers.get('access-control-allow-credentials')).toBe('true')
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization')
+    const denied = await fetch(url, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } })
+    expect(denied.status).toBe(403)
+    expect(denied.headers.get('access-control-allow-origin')).toBeNull()
+    const sub = await subscribe(url, 'topic=a', { origin: 'https://app.example' })
+    expect(sub.response.headers.get('access-control-allow-origin')).toBe('https://app.example')
+  })
+
+  it('serves the subscriptions API as JSON-LD, filtered by topic and subscriber, paged, and only to tokens that match', async () => {
+    const { url } = await startHub({ subscriptions: true })
+    await subscribe(url, 'topic=https://example.com/a')
+    await subscribe(url, 'topic=https://example.com/a&topic=https://example.com/b')
+    const reader = `Bearer ${await signToken({ key: SECRET, subscribe: ['/.well-known/mercure/subscriptions{/topic}{/subscriber}'] })}`
+    const all = await fetch(`${url}/subscriptions`, { headers: { authorization: reader } })
+    expect(all.status).toBe(200)
+    expect(all.headers.get('content-type')).toBe('application/ld+json')
+    const collection = (await all.json()) as { '@context': string; type: string; lastEventID: string; subscriptions: { id: string; topic: string; subscriber: string; active: boolean }[] }
+    expect(collection).toMatchObject({ '@context': 'https://mercure.rocks/', type: 'Subscriptions' })
+    // The subscription events of the two subscribers went through history: the last one's id is the lastEventID.
+    expect(collection.lastEventID).toMatch(/^urn:uuid:/)
+    expect(collection.subscriptions.map((s) => s.topic).sort()).toEqual(['https://example.com/a', 'https://example.com/a', 'https://example.com/b'])
+    const one = collection.subscriptions.find((s) => s.topic === 'https://example.com/b')!
+    expect(one.id).toBe(`/.well-known/mercure/subscriptions/${encodeURIComponent('https://example.com/b')}/${encodeURIComponent(one.subscriber)}`)
+
+    const byTopic = (await (await fetch(`${url}/subscriptions/${encodeURIComponent('https://example.com/a')}`, { headers: { authorization: reader } })).json()) as typeof collection
+    expect(byTopic.subscriptions).toHaveLength(2)
+    const single = await fetch(`${url.replace('/.well-known/mercure', '')}${one.id}`, { headers: { authorization: reader } })
+    expect(((await single.json()) as { subscriber: string; active: boolean })).toMatchObject({ subscriber: one.subscriber, active: true })
+    expect((await fetch(`${url}/subscriptions/x/urn%3Auuid%3Anone`, { headers: { authorization: reader } })).status).toBe(404)
+
+    const page = (await (await fetch(`${url}/subscriptions?limit=2`, { headers: { authorization: reader } })).json()) as { subscriptions: unknown[]; next?: string; totalItems: number }
+    expect(page.subscriptions).toHaveLength(2)
+    expect(page.totalItems).toBe(3)
+    expect(page.next).toBe('/.well-known/mercure/subscriptions?limit=2&cursor=2')
+
+    const outsider = `Bearer ${await signToken({ key: SECRET, subscribe: ['https://example.com/a'] })}`
+    expect((await fetch(`${url}/subscriptions`, { headers: { authorization: outsider } })).status).toBe(403)
+    expect((await fetch(`${url}/subscriptions`)).status).toBe(401)
+  })
+
+  it('publishes private subscription events when a subscription starts and ends', async () => {
+    const { url } = await startHub({ subscriptions: true })
+    const watcher = await subscribe(url, 'topic=/.well-known/mercure/subscriptions{/topic}{/subscriber}', {
+      authorization: `Bearer ${await signToken({ key: SECRET, subscribe: ['/.well-known/mercure/subscriptions{/topic}{/subscriber}'] })}`,
+    })
+    const anonymous = await subscribe(url, 'topic=*')
+    const watched = await subscribe(url, 'topic=https://example.com/watched')
+    watched.close()
+    const events = await watcher.until(3)
+    const docs = events.map((e) => JSON.parse(e.data) as { type: string; topic: string; active: boolean })
+    const ofWatched = docs.filter((d) => d.topic === 'https://example.com/watched')
+    expect(ofWatched.map((d) => d.active)).toEqual([true, false])
+    expect(docs.every((d) => d.type === 'Subscription')).toBe(true)
+    // Subscription events are private: the anonymous subscriber to * sees none of them.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(anonymous.events).toHaveLength(0)
+  })
+})
