@@ -18,7 +18,7 @@ export const QUICK_DRAIN_IDLE_MS = 1_000
 
 /** Usage text. */
 export const HELP_TEXT = `Usage: npm run bench:hub -- [options]
-       npm run bench:hub -- report <result.json>...   rewrite the docs report from result files
+       npm run bench:hub -- report <result.json>...   rewrite the docs report from result files (standard runs)
        npm run bench:hub -- --list
 
 Runs every chosen scenario on every chosen system (each run on a freshly started system),

@@ -50,7 +50,15 @@ export async function main(argv: readonly string[], context: MainContext): Promi
     return 0
   }
   if (command.kind === 'report') {
-    const results = command.files.map((file) => parseRunResult(readFileSync(resolve(file), 'utf8'), file))
+    const all = command.files.map((file) => ({ file, result: parseRunResult(readFileSync(resolve(file), 'utf8'), file) }))
+    // Quick and overridden runs are smoke tests, not measurements: they never enter the report.
+    const skipped = all.filter((entry) => !entry.result.scenario.standard)
+    for (const { file } of skipped) process.stderr.write(`skipping ${file}: quick or non-standard scenario\n`)
+    const results = all.filter((entry) => entry.result.scenario.standard).map((entry) => entry.result)
+    if (results.length === 0) {
+      process.stderr.write('report: no standard full-size run among the files\n')
+      return 2
+    }
     const files = writeReport(results, resolve(command.docsDir), systemOrder)
     process.stdout.write(`${renderMarkdownTable(results, systemOrder)}\n\nwrote ${files.markdown}, ${files.charts.join(', ')}\n`)
     return 0

@@ -1,5 +1,5 @@
 /** Renders run results as a markdown table and as one-line summaries. */
-import { SCENARIO_IDS } from '../scenarios.js'
+import { backgroundShare, groupMedian, QUIET_RUN_BACKGROUND_LIMIT, sortResults, type RunGroup } from './run-groups.js'
 import type { RunResult } from './run-result.js'
 
 const int = (n: number): string => Math.round(n).toLocaleString('en')
@@ -21,24 +21,6 @@ export function formatMs(ms: number | null): string {
 
 const fixed = (n: number | null, digits: number): string => (n === null ? '-' : n.toFixed(digits))
 const mb = (kb: number): string => (kb / 1024).toFixed(0)
-
-/** Stable report order: scenario S, A, B, C, then the order in which systems are listed. */
-export function sortResults(results: readonly RunResult[], systemOrder: readonly string[]): RunResult[] {
-  const scenarioRank = (id: string): number => {
-    const i = (SCENARIO_IDS as readonly string[]).indexOf(id)
-    return i < 0 ? SCENARIO_IDS.length : i
-  }
-  const systemRank = (name: string): number => {
-    const i = systemOrder.indexOf(name)
-    return i < 0 ? systemOrder.length : i
-  }
-  return [...results].sort(
-    (a, b) =>
-      scenarioRank(a.scenario.id) - scenarioRank(b.scenario.id) ||
-      systemRank(a.system.name) - systemRank(b.system.name) ||
-      a.startedAt.localeCompare(b.startedAt),
-  )
-}
 
 /**
  * One line per run for the terminal.
@@ -104,5 +86,54 @@ export function renderMarkdownTable(results: readonly RunResult[], systemOrder: 
     ]
   })
   const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
+}
+
+/**
+ * One row per system and scenario: medians over the group's quiet runs, losses summed over all its runs.
+ *
+ * @example
+ * renderSummaryTable(groupRuns(results, systemOrder))
+ */
+export function renderSummaryTable(groups: readonly RunGroup[]): string {
+  const header = [
+    'scenario',
+    'system',
+    'runs (quiet)',
+    'lost (streams dropped / not connected)',
+    'deliveries/s',
+    'p50 ms',
+    'p99 ms',
+    'server CPU µs / delivery',
+    'server KB / conn',
+    'server RSS peak MB',
+  ]
+  const rows = groups.map((g) => {
+    const expected = g.runs.reduce((acc, r) => acc + r.delivery.expected, 0)
+    const lost = g.runs.reduce((acc, r) => acc + r.delivery.lost, 0)
+    const dropped = g.runs.reduce((acc, r) => acc + r.connections.dropped, 0)
+    const failed = g.runs.reduce((acc, r) => acc + r.connections.failed, 0)
+    const share = expected > 0 ? (lost / expected) * 100 : 0
+    const lostText =
+      lost === 0 && dropped === 0 && failed === 0
+        ? '0'
+        : `${lost === 0 ? '0' : `${share < 0.01 ? '<0.01' : share.toPrecision(2)} %`} (${int(dropped)} / ${int(failed)})`
+    const m = (pick: (r: RunResult) => number | null): number | null => groupMedian(g, pick)
+    const rate = m((r) => r.delivery.deliveriesPerSecond)
+    const peak = m((r) => r.server.rssPeakKB)
+    return [
+      g.scenarioTitle,
+      g.system,
+      `${g.runs.length} (${g.runs.filter((r) => backgroundShare(r) <= QUIET_RUN_BACKGROUND_LIMIT).length})`,
+      lostText,
+      rate === null ? '-' : formatRate(rate),
+      formatMs(m((r) => r.delivery.latency.p50Ms)),
+      formatMs(m((r) => r.delivery.latency.p99Ms)),
+      fixed(m((r) => r.server.cpuUsPerDelivery), 1),
+      fixed(m((r) => r.server.rssPerConnectionKB), 1),
+      peak === null ? '-' : mb(peak),
+    ]
+  })
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
 }

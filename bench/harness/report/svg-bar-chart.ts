@@ -53,17 +53,29 @@ interface Axis {
   ticks: number[]
 }
 
-function linearAxis(max: number, top: number, bottom: number): Axis {
-  const step = niceStep(max > 0 ? max : 1, 5)
-  const axisMax = Math.max(step, Math.ceil((max > 0 ? max : 1) / step) * step)
+/** Approximate width of `text` at `fontSize` px in a sans-serif face (for layout only). */
+function textWidth(text: string, fontSize: number): number {
+  return text.length * fontSize * 0.6
+}
+
+/**
+ * A linear axis from 0 whose top leaves `headroom` (0…1 of the plot height) free above `max`, so labels
+ * drawn above the tallest bar stay inside the plot.
+ */
+function linearAxis(max: number, top: number, bottom: number, headroom: number): Axis {
+  const target = (max > 0 ? max : 1) / (1 - headroom)
+  const step = niceStep(target, 5)
+  const axisMax = Math.max(step, Math.ceil(target / step) * step)
   const ticks: number[] = []
   for (let t = 0; t <= axisMax + step / 2; t += step) ticks.push(t)
   return { y: (v) => bottom - (v / axisMax) * (bottom - top), ticks }
 }
 
-function logAxis(min: number, max: number, top: number, bottom: number): Axis {
+/** A decade axis whose top leaves `headroom` (0…1 of the plot height) free above `max`. */
+function logAxis(min: number, max: number, top: number, bottom: number, headroom: number): Axis {
   const low = Math.floor(Math.log10(min > 0 ? min : 1))
-  const high = Math.max(low + 1, Math.ceil(Math.log10(max > 0 ? max : 10)))
+  const maxLog = Math.log10(max > 0 ? max : 10)
+  const high = Math.max(low + 1, Math.ceil(low + (maxLog - low) / (1 - headroom)))
   const ticks: number[] = []
   for (let k = low; k <= high; k++) ticks.push(10 ** k)
   return {
@@ -78,8 +90,12 @@ function tickLabel(value: number): string {
   return String(Number(value.toPrecision(3)))
 }
 
+/** Font size of value labels and warnings. */
+const LABEL_FONT = 9
+
 /**
- * Renders the chart.
+ * Renders the chart. Value labels sit above their bars, horizontal when they fit the bar's width and
+ * vertical otherwise (many systems per group); the axis leaves room above the tallest bar for them.
  *
  * @example
  * renderBarChart({ title: 'Deliveries per second', unit: 'deliveries / s', groups: ['S', 'A'],
@@ -90,13 +106,28 @@ export function renderBarChart(input: BarChartInput): string {
   const plotBottom = HEIGHT - MARGIN.bottom
   const plotLeft = MARGIN.left
   const plotRight = WIDTH - MARGIN.right
+  const plotHeight = plotBottom - plotTop
   const values = input.series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v))
   const positive = values.filter((v) => v > 0)
   const max = values.length > 0 ? Math.max(...values) : 1
+
+  const groupWidth = (plotRight - plotLeft) / Math.max(1, input.groups.length)
+  const seriesCount = Math.max(1, input.series.length)
+  const barWidth = (groupWidth * 0.8) / seriesCount
+  const labels = values.map((v) => input.format(v))
+  const warnings = input.series.flatMap((s) => s.warnings ?? []).filter((w): w is string => w !== null)
+  const widestLabel = Math.max(0, ...labels.map((l) => textWidth(l, LABEL_FONT)))
+  const widestWarning = Math.max(0, ...warnings.map((w) => textWidth(w, LABEL_FONT)))
+  const vertical = Math.max(widestLabel, widestWarning) > barWidth - 2
+  // Pixels needed above a bar for its label (and warning), as a share of the plot height.
+  const labelSpace = vertical
+    ? widestLabel + (warnings.length > 0 ? widestWarning + 6 : 0) + 8
+    : LABEL_FONT + 6 + (warnings.length > 0 ? LABEL_FONT + 4 : 0)
+  const headroom = Math.min(0.6, labelSpace / plotHeight)
   const axis =
     input.scale === 'log'
-      ? logAxis(positive.length > 0 ? Math.min(...positive) : 1, max, plotTop, plotBottom)
-      : linearAxis(max, plotTop, plotBottom)
+      ? logAxis(positive.length > 0 ? Math.min(...positive) : 1, max, plotTop, plotBottom, headroom)
+      : linearAxis(max, plotTop, plotBottom, headroom)
 
   const out: string[] = []
   out.push(
@@ -115,7 +146,7 @@ export function renderBarChart(input: BarChartInput): string {
       `<rect x="${legendX}" y="54" width="10" height="10" fill="${series.color}"/>`,
       `<text x="${legendX + 14}" y="63" ${FONT} font-size="11" fill="#2d3748">${xml(series.name)}</text>`,
     )
-    legendX += 24 + series.name.length * 7
+    legendX += 24 + textWidth(series.name, 11)
   }
 
   // Grid and axis labels.
@@ -132,10 +163,13 @@ export function renderBarChart(input: BarChartInput): string {
     `<line x1="${plotLeft}" y1="${plotBottom}" x2="${plotRight}" y2="${plotBottom}" stroke="#a0aec0" stroke-width="1"/>`,
   )
 
-  // Bars.
-  const groupWidth = (plotRight - plotLeft) / Math.max(1, input.groups.length)
-  const seriesCount = Math.max(1, input.series.length)
-  const barWidth = (groupWidth * 0.8) / seriesCount
+  // Bars with their labels.
+  const label = (x: number, y: number, text: string, color: string, bold: boolean): string => {
+    const weight = bold ? ' font-weight="600"' : ''
+    return vertical
+      ? `<text x="${round(x)}" y="${round(y)}" ${FONT} font-size="${LABEL_FONT}"${weight} fill="${color}" dominant-baseline="middle" transform="rotate(-90 ${round(x)} ${round(y)})">${xml(text)}</text>`
+      : `<text x="${round(x)}" y="${round(y)}" ${FONT} font-size="${LABEL_FONT}"${weight} fill="${color}" text-anchor="middle">${xml(text)}</text>`
+  }
   input.groups.forEach((group, g) => {
     const groupLeft = plotLeft + g * groupWidth + groupWidth * 0.1
     out.push(
@@ -143,26 +177,24 @@ export function renderBarChart(input: BarChartInput): string {
     )
     input.series.forEach((series, s) => {
       const x = groupLeft + s * barWidth
-      const centre = round(x + barWidth / 2)
+      const centre = x + barWidth / 2
       const value = series.values[g] ?? null
       if (value === null || !Number.isFinite(value) || (input.scale === 'log' && value <= 0)) {
-        out.push(
-          `<text x="${centre}" y="${plotBottom - 4}" ${FONT} font-size="9" fill="#a0aec0" text-anchor="middle">n/a</text>`,
-        )
+        out.push(label(centre, plotBottom - 4, 'n/a', '#a0aec0', false))
         return
       }
-      const top = axis.y(value)
-      const height = Math.max(1, plotBottom - top)
+      const height = Math.max(1, plotBottom - axis.y(value))
+      const top = plotBottom - height
+      const text = input.format(value)
+      out.push(
+        `<rect x="${round(x + 1)}" y="${round(top)}" width="${round(Math.max(1, barWidth - 2))}" height="${round(height)}" fill="${series.color}"><title>${xml(`${series.name}, ${group}: ${text}`)}</title></rect>`,
+        label(centre, top - 4, text, '#2d3748', false),
+      )
       const warning = series.warnings?.[g] ?? null
       if (warning !== null) {
-        out.push(
-          `<text x="${centre}" y="${round(plotBottom - height - 15)}" ${FONT} font-size="9" font-weight="600" fill="#c53030" text-anchor="middle">${xml(warning)}</text>`,
-        )
+        const y = vertical ? top - 4 - textWidth(text, LABEL_FONT) - 6 : top - 15
+        out.push(label(centre, y, warning, '#c53030', true))
       }
-      out.push(
-        `<rect x="${round(x + 1)}" y="${round(plotBottom - height)}" width="${round(Math.max(1, barWidth - 2))}" height="${round(height)}" fill="${series.color}"><title>${xml(`${series.name}, ${group}: ${input.format(value)}`)}</title></rect>`,
-        `<text x="${centre}" y="${round(plotBottom - height - 4)}" ${FONT} font-size="9" fill="#2d3748" text-anchor="middle">${xml(input.format(value))}</text>`,
-      )
     })
   })
   out.push('</svg>')

@@ -4,7 +4,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { formatMs, formatRate, renderMarkdownTable, sortResults } from './markdown-table.js'
+import { formatMs, formatRate, renderMarkdownTable, renderSummaryTable } from './markdown-table.js'
+import { groupMedian, groupRuns, QUIET_RUN_BACKGROUND_LIMIT, sortResults } from './run-groups.js'
 import type { RunResult } from './run-result.js'
 import { renderBarChart, type BarSeries } from './svg-bar-chart.js'
 
@@ -23,18 +24,6 @@ const SYSTEM_COLORS: Readonly<Record<string, string>> = {
 }
 const SPARE_COLORS = ['#dd6b20', '#319795', '#d53f8c', '#2c5282']
 
-/**
- * Runs in which other processes used more than this share of the machine's CPU while publishing are left
- * out of the charts' medians, unless no other run of that system and scenario exists. @defaultValue 0.25
- */
-export const CHART_BACKGROUND_LIMIT = 0.25
-
-/** Share of the machine's CPU that other processes used during a run's publish phase (0…1). */
-export function backgroundShare(r: RunResult): number {
-  const { otherSeconds, wallSeconds } = r.cpuPublishPhase
-  return wallSeconds > 0 ? otherSeconds / (wallSeconds * Math.max(1, r.machine.cpus)) : 0
-}
-
 /** The chart files, relative to the docs directory. */
 export const CHART_FILES = {
   throughput: 'bench/deliveries-per-second.svg',
@@ -42,13 +31,6 @@ export const CHART_FILES = {
   cpu: 'bench/cpu-per-delivery.svg',
   rss: 'bench/rss-per-connection.svg',
 } as const
-
-function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? null) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
-}
 
 /** Files written by {@link writeReport}. */
 export interface ReportFiles {
@@ -78,7 +60,19 @@ export function renderReportBlock(results: readonly RunResult[], systemOrder: re
     for (const r of sorted) versions.set(r.system.name, r.system.version)
     lines.push(...[...versions].map(([name, version]) => `- **${name}**: ${version}`), '')
   }
-  lines.push(renderMarkdownTable(sorted, systemOrder), '')
+  lines.push(
+    `Medians over the runs in which other processes used at most ${QUIET_RUN_BACKGROUND_LIMIT * 100} % of the machine ` +
+      '(all runs when none did); losses are summed over every run.',
+    '',
+    renderSummaryTable(groupRuns(sorted, systemOrder)),
+    '',
+    `<details><summary>Every run (${sorted.length})</summary>`,
+    '',
+    renderMarkdownTable(sorted, systemOrder),
+    '',
+    '</details>',
+    '',
+  )
   lines.push(
     `![Deliveries per second](${CHART_FILES.throughput}) ![p99 latency](${CHART_FILES.p99})`,
     '',
@@ -105,22 +99,15 @@ export function renderReportBlock(results: readonly RunResult[], systemOrder: re
 
 /** The four charts, as `[relative path, svg]`. */
 export function renderCharts(results: readonly RunResult[], systemOrder: readonly string[]): [string, string][] {
-  const sorted = sortResults(results, systemOrder)
-  const scenarioIds = [...new Set(sorted.map((r) => r.scenario.id))]
-  const groups = scenarioIds.map((id) => {
-    const title = sorted.find((r) => r.scenario.id === id)?.scenario.title ?? id
-    return title.replace(/ \(capped \d+\)$/, '')
-  })
-  const systems = [...new Set(sorted.map((r) => r.system.name))]
+  const groups = groupRuns(results, systemOrder)
+  const scenarioIds = [...new Set(groups.map((g) => g.scenarioId))]
+  const titles = scenarioIds.map((id) => groups.find((g) => g.scenarioId === id)?.scenarioTitle ?? id)
+  const systems = [...new Set(groups.map((g) => g.system))]
   let spare = 0
   const colors = new Map(systems.map((name) => [name, SYSTEM_COLORS[name] ?? SPARE_COLORS[spare++ % SPARE_COLORS.length] ?? '#000']))
-  // Charts show the median of the runs that other processes disturbed least; the table lists every run.
-  const runsOf = (name: string, id: string): RunResult[] => {
-    const all = sorted.filter((r) => r.system.name === name && r.scenario.id === id)
-    const quiet = all.filter((r) => backgroundShare(r) <= CHART_BACKGROUND_LIMIT)
-    return quiet.length > 0 ? quiet : all
-  }
-  // A number achieved while losing messages must not look as good as one without losses.
+  const groupOf = (system: string, id: string) => groups.find((g) => g.system === system && g.scenarioId === id)
+  // A number achieved while losing messages must not look as good as one without losses (summed over
+  // every run of the group, as in the summary table).
   const warning = (runs: readonly RunResult[]): string | null => {
     const expected = runs.reduce((acc, r) => acc + r.delivery.expected, 0)
     const lost = runs.reduce((acc, r) => acc + r.delivery.lost, 0)
@@ -132,18 +119,15 @@ export function renderCharts(results: readonly RunResult[], systemOrder: readonl
     systems.map((name) => ({
       name,
       color: colors.get(name) ?? '#000',
-      values: scenarioIds.map((id) =>
-        median(
-          runsOf(name, id)
-            .map(pick)
-            .filter((v): v is number => v !== null),
-        ),
-      ),
-      warnings: scenarioIds.map((id) => warning(runsOf(name, id))),
+      values: scenarioIds.map((id) => {
+        const group = groupOf(name, id)
+        return group ? groupMedian(group, pick) : null
+      }),
+      warnings: scenarioIds.map((id) => warning(groupOf(name, id)?.runs ?? [])),
     }))
-  const first = sorted[0]
+  const first = results[0]
   const machine = first
-    ? `${first.machine.cpus} cores shared with the load generator; median of the runs with ≤ ${CHART_BACKGROUND_LIMIT * 100} % background CPU`
+    ? `${first.machine.cpus} cores shared with the load generator; median of the runs with ≤ ${QUIET_RUN_BACKGROUND_LIMIT * 100} % background CPU`
     : ''
   return [
     [
@@ -152,7 +136,7 @@ export function renderCharts(results: readonly RunResult[], systemOrder: readonl
         title: 'Deliveries per second (higher is better)',
         subtitle: machine,
         unit: 'deliveries / s',
-        groups,
+        groups: titles,
         series: series((r) => r.delivery.deliveriesPerSecond),
         format: formatRate,
       }),
@@ -164,7 +148,7 @@ export function renderCharts(results: readonly RunResult[], systemOrder: readonl
         subtitle: machine,
         unit: 'ms',
         scale: 'log',
-        groups,
+        groups: titles,
         series: series((r) => r.delivery.latency.p99Ms),
         format: formatMs,
       }),
@@ -175,7 +159,7 @@ export function renderCharts(results: readonly RunResult[], systemOrder: readonl
         title: 'Server CPU per delivery (lower is better)',
         subtitle: `${machine}; from /proc, all server processes`,
         unit: 'µs CPU / delivery',
-        groups,
+        groups: titles,
         series: series((r) => r.server.cpuUsPerDelivery),
         format: (v) => v.toFixed(1),
       }),
@@ -186,7 +170,7 @@ export function renderCharts(results: readonly RunResult[], systemOrder: readonl
         title: 'Server memory per connection (lower is better)',
         subtitle: `${machine}; RSS growth while connecting / connections`,
         unit: 'KB / connection',
-        groups,
+        groups: titles,
         series: series((r) => r.server.rssPerConnectionKB),
         format: (v) => v.toFixed(1),
       }),
