@@ -41,7 +41,8 @@ export async function main(argv: readonly string[], context: MainContext): Promi
   }
   if (command.kind === 'list') {
     process.stdout.write('Systems:\n')
-    for (const s of SYSTEMS) process.stdout.write(`  ${s.name.padEnd(12)} ${s.description}\n`)
+    const width = Math.max(...SYSTEMS.map((s) => s.name.length))
+    for (const s of SYSTEMS) process.stdout.write(`  ${s.name.padEnd(width)}  ${s.description}\n`)
     process.stdout.write('Scenarios:\n')
     for (const id of SCENARIO_IDS) {
       const s = resolveScenario(id, { quick: false, overrides: {} })
