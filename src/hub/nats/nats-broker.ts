@@ -1,7 +1,8 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
-import type { Broker, MissedMessages, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
-import { checkOptionsObject, functionOption, integerOption } from '../history/option-checks.js'
+import { checkOptionsObject, integerOption } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
 import { decodeMessage, encodeMessage } from './message-codec.js'
 import {
@@ -57,12 +58,6 @@ export interface NatsBrokerOptions {
   readonly onError?: (error: HubError) => void
 }
 
-interface Listener {
-  readonly onMessage: (message: HubMessage) => void
-  readonly onMissed: ((event: MissedMessages) => void) | undefined
-  active: boolean
-}
-
 const OWNER = 'NatsBroker'
 const RESOLVED = Promise.resolve()
 /** Bytes of the `PUB` line besides subject and payload: a generous bound for the size check. */
@@ -104,20 +99,15 @@ export class NatsBroker implements Broker {
   readonly #lent: NatsConnection | undefined
   readonly #subject: string
   readonly #requestTimeoutMs: number
-  readonly #onError: (error: HubError) => void
+  readonly #subscriptions: SubscriptionSet
   #connection: Promise<NatsConnection> | undefined
   #nc: NatsConnection | undefined
   #watch: ConnectionWatch | undefined
   #subscription: Promise<Subscription> | undefined
   /** Publishes waiting for the connection: later ones queue behind them to keep call order. */
   #waiting = 0
-  /** The connection was lost while subscribed; `onMissed` is due. */
-  #missedPending = false
-  #disconnectedAt = 0
   /** The flush that will confirm the publishes of this tick. */
   #flush: Promise<void> | undefined
-  /** Replaced, never mutated, so a delivery can keep the array it started with (copy on write). */
-  #listeners: readonly Listener[] = []
   #closed = false
 
   constructor(options: NatsBrokerOptions = {}) {
@@ -127,7 +117,7 @@ export class NatsBroker implements Broker {
     this.#lent = objectOption(OWNER, 'connection', options.connection)
     this.#subject = subjectOption(OWNER, 'subject', options.subject, DEFAULT_NATS_BROKER_SUBJECT)
     this.#requestTimeoutMs = integerOption(OWNER, 'requestTimeoutMs', options.requestTimeoutMs, DEFAULT_NATS_REQUEST_TIMEOUT_MS, 1)
-    this.#onError = functionOption(OWNER, 'onError', options.onError, ignoreError)
+    this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
   }
 
   publish(message: HubMessage): Promise<void> {
@@ -169,13 +159,7 @@ export class NatsBroker implements Broker {
    */
   async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
     this.#checkOpen()
-    if (typeof onMessage !== 'function') {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: a listener must be a function, not ${typeof onMessage}`)
-    }
-    const { onMissed } = options
-    if (onMissed !== undefined && typeof onMissed !== 'function') {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: onMissed must be a function, not ${typeof onMissed}`)
-    }
+    const onMissed = this.#subscriptions.check(onMessage, options)
     try {
       const nc = await this.#connect()
       await (this.#watch as ConnectionWatch).whenUp(this.#requestTimeoutMs)
@@ -189,22 +173,13 @@ export class NatsBroker implements Broker {
     }
     // close() may have run while waiting.
     this.#checkOpen()
-    const listener: Listener = { onMessage, onMissed, active: true }
-    this.#listeners = [...this.#listeners, listener]
-    return () => {
-      if (listener.active) {
-        listener.active = false
-        this.#listeners = this.#listeners.filter((other) => other !== listener)
-      }
-      return RESOLVED
-    }
+    return this.#subscriptions.add(onMessage, onMissed)
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    for (const listener of this.#listeners) listener.active = false
-    this.#listeners = []
+    this.#subscriptions.close()
     this.#watch?.stop()
     const subscription = await this.#subscription?.catch(() => undefined)
     subscription?.unsubscribe()
@@ -267,7 +242,7 @@ export class NatsBroker implements Broker {
           // nats.js sent the SUBs again before reporting; the answer to this PING proves the server processed them.
           onUp: () => {
             nc.flush().then(
-              () => this.#notifyMissed(),
+              () => this.#subscriptions.notifyMissed(),
               () => undefined,
             )
           },
@@ -288,7 +263,7 @@ export class NatsBroker implements Broker {
       nc.subscribe(this.#subject, {
         callback: (error, message) => {
           if (error !== null) {
-            this.#report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the subscription failed: ${error.message}`, { cause: error }))
+            this.#subscriptions.report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the subscription failed: ${error.message}`, { cause: error }))
             return
           }
           this.#receive(message.data)
@@ -298,76 +273,31 @@ export class NatsBroker implements Broker {
   }
 
   #onDown(server: string): void {
-    if (this.#subscription !== undefined && !this.#missedPending) {
-      this.#missedPending = true
-      this.#disconnectedAt = Date.now()
-    }
-    if (!this.#closed) this.#report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: lost the connection to NATS (${server})`))
-  }
-
-  /** Calls `onMissed` once per outage, before any message of the new connection reaches a listener. */
-  #notifyMissed(): void {
-    if (!this.#missedPending) return
-    this.#missedPending = false
-    const event: MissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt })
-    for (const listener of this.#listeners) {
-      if (!listener.active || listener.onMissed === undefined) continue
-      try {
-        listener.onMissed(event)
-      } catch (error) {
-        this.#reportListenerFailure(error)
-      }
-    }
+    // Subscribed: messages published until the connection is back are lost to this node.
+    if (this.#subscription !== undefined) this.#subscriptions.markMissed(Date.now())
+    if (!this.#closed) this.#subscriptions.report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: lost the connection to NATS (${server})`))
   }
 
   #receive(payload: Uint8Array): void {
-    this.#notifyMissed()
-    const listeners = this.#listeners
-    if (listeners.length === 0) return
+    // `onMissed` goes out once per outage, before any message of the new connection reaches a listener.
+    this.#subscriptions.notifyMissed()
+    if (this.#subscriptions.size === 0) return
     let message: HubMessage
     try {
       message = decodeMessage(payload)
     } catch (cause) {
-      this.#report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: dropped a message that is not Herald's: ${messageOf(cause)}`, { cause }))
+      this.#subscriptions.report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: dropped a message that is not Herald's: ${messageOf(cause)}`, { cause }))
       return
     }
-    for (const listener of listeners) {
-      if (!listener.active) continue
-      try {
-        const result: unknown = listener.onMessage(message)
-        if (isThenable(result)) result.then(undefined, (error: unknown) => this.#reportListenerFailure(error))
-      } catch (error) {
-        this.#reportListenerFailure(error)
-      }
-    }
+    this.#subscriptions.deliver(message)
   }
 
   #unavailable(cause: unknown): HubError {
     if (cause instanceof HubError) return cause
     return new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the message was not acknowledged: ${messageOf(cause)}`, { cause })
   }
-
-  #reportListenerFailure(cause: unknown): void {
-    this.#report(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause }))
-  }
-
-  #report(error: HubError): void {
-    try {
-      this.#onError(error)
-    } catch (reporterError) {
-      queueMicrotask(() => {
-        throw reporterError
-      })
-    }
-  }
 }
 
 function closedError(cause?: unknown): HubError {
   return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
 }
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-}
-
-function ignoreError(): void {}

@@ -1,8 +1,9 @@
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StoredMsg, type StreamInfo } from '@nats-io/jetstream'
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
-import type { Broker, MissedMessages, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
-import { checkOptionsObject, functionOption, integerOption } from '../history/option-checks.js'
+import { checkOptionsObject, integerOption } from '../history/option-checks.js'
 import type { HubMessage, HubUpdate } from '../update.js'
 import { DEFAULT_NATS_BROKER_SUBJECT, NatsBroker } from './nats-broker.js'
 import {
@@ -91,12 +92,6 @@ export interface NatsStreamBrokerOptions {
   readonly onError?: (error: HubError) => void
 }
 
-interface Listener {
-  readonly onMessage: (message: HubMessage) => void
-  readonly onMissed: ((event: MissedMessages) => void) | undefined
-  active: boolean
-}
-
 interface Connected {
   readonly nc: NatsConnection
   readonly jsm: JetStreamManager
@@ -160,7 +155,7 @@ export class NatsStreamBroker implements Broker {
   readonly #requestTimeoutMs: number
   readonly #pollMs: number
   readonly #batchSize: number
-  readonly #onError: (error: HubError) => void
+  readonly #subscriptions: SubscriptionSet
   readonly #mirror: NatsBroker | undefined
   #connection: Promise<Connected> | undefined
   /** Resolves once the tail's start is known and the tail runs; reset when finding the start failed. */
@@ -175,8 +170,6 @@ export class NatsStreamBroker implements Broker {
   /** The tail's last round failed: an outage is under way (reported once). */
   #failing = false
   #disconnectedAt = 0
-  /** Replaced, never mutated, so a delivery can keep the array it started with (copy on write). */
-  #listeners: readonly Listener[] = []
   #closed = false
 
   constructor(options: NatsStreamBrokerOptions = {}) {
@@ -194,7 +187,7 @@ export class NatsStreamBroker implements Broker {
     this.#requestTimeoutMs = integerOption(OWNER, 'requestTimeoutMs', options.requestTimeoutMs, DEFAULT_NATS_REQUEST_TIMEOUT_MS, 1)
     this.#pollMs = integerOption(OWNER, 'pollMs', options.pollMs, DEFAULT_NATS_STREAM_BROKER_POLL_MS, 1)
     this.#batchSize = integerOption(OWNER, 'batchSize', options.batchSize, DEFAULT_NATS_STREAM_BROKER_BATCH_SIZE, 1)
-    this.#onError = functionOption(OWNER, 'onError', options.onError, ignoreError)
+    this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
     this.#mirror =
       subject === null
         ? undefined
@@ -204,7 +197,7 @@ export class NatsStreamBroker implements Broker {
             requestTimeoutMs: this.#requestTimeoutMs,
             ...(this.#connectionOptions !== undefined && { connectionOptions: this.#connectionOptions }),
             ...(this.#lent !== undefined && { connection: this.#lent }),
-            onError: (error) => this.#report(error),
+            onError: (error) => this.#subscriptions.report(error),
           })
   }
 
@@ -235,33 +228,18 @@ export class NatsStreamBroker implements Broker {
    */
   async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
     if (this.#closed) throw closedError()
-    if (typeof onMessage !== 'function') {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: a listener must be a function, not ${typeof onMessage}`)
-    }
-    const { onMissed } = options
-    if (onMissed !== undefined && typeof onMissed !== 'function') {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: onMissed must be a function, not ${typeof onMissed}`)
-    }
+    const onMissed = this.#subscriptions.check(onMessage, options)
     this.#started ??= this.#start()
     await this.#started
     // close() may have run while waiting.
     if (this.#isClosed()) throw closedError()
-    const listener: Listener = { onMessage, onMissed, active: true }
-    this.#listeners = [...this.#listeners, listener]
-    return () => {
-      if (listener.active) {
-        listener.active = false
-        this.#listeners = this.#listeners.filter((other) => other !== listener)
-      }
-      return RESOLVED
-    }
+    return this.#subscriptions.add(onMessage, onMissed)
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    for (const listener of this.#listeners) listener.active = false
-    this.#listeners = []
+    this.#subscriptions.close()
     this.#wake?.()
     const connected = await this.#connection?.catch(() => undefined)
     if (connected !== undefined) {
@@ -345,7 +323,7 @@ export class NatsStreamBroker implements Broker {
       }
       this.#cursor.sequence = entry.seq
       const update = this.#decode(entry)
-      if (update !== undefined) this.#deliver(Object.freeze({ update, position: Object.freeze({ epoch, offset: String(entry.seq) }) }))
+      if (update !== undefined) this.#subscriptions.deliver(Object.freeze({ update, position: Object.freeze({ epoch, offset: String(entry.seq) }) }))
     }
     return this.#holeAt === 0 ? count : 0
   }
@@ -422,7 +400,7 @@ export class NatsStreamBroker implements Broker {
     if (this.#failing || this.#closed) return
     this.#failing = true
     this.#disconnectedAt = Date.now()
-    this.#report(typeof error === 'string' ? new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: ${error}`) : error)
+    this.#subscriptions.report(typeof error === 'string' ? new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: ${error}`) : error)
   }
 
   #decode(stored: StoredMsg): HubUpdate | undefined {
@@ -431,7 +409,7 @@ export class NatsStreamBroker implements Broker {
       Object.freeze(update.topics)
       return Object.freeze(update)
     } catch (cause) {
-      this.#report(
+      this.#subscriptions.report(
         new HubError(
           'ERR_HUB_BROKER_MESSAGE_INVALID',
           `${OWNER}: skipped stream message ${stored.seq} (${stored.subject}), which Herald did not write: ${messageOf(cause)}`,
@@ -442,42 +420,10 @@ export class NatsStreamBroker implements Broker {
     }
   }
 
+  /** Calls `onMissed` of every subscription now, dated from the outage under way, if any. */
   #notifyMissed(): void {
-    const event: MissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt || Date.now() })
-    for (const listener of this.#listeners) {
-      if (!listener.active || listener.onMissed === undefined) continue
-      try {
-        listener.onMissed(event)
-      } catch (error) {
-        this.#reportListenerFailure(error)
-      }
-    }
-  }
-
-  #deliver(message: HubMessage): void {
-    for (const listener of this.#listeners) {
-      if (!listener.active) continue
-      try {
-        const result: unknown = listener.onMessage(message)
-        if (isThenable(result)) result.then(undefined, (error: unknown) => this.#reportListenerFailure(error))
-      } catch (error) {
-        this.#reportListenerFailure(error)
-      }
-    }
-  }
-
-  #reportListenerFailure(cause: unknown): void {
-    this.#report(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause }))
-  }
-
-  #report(error: HubError): void {
-    try {
-      this.#onError(error)
-    } catch (reporterError) {
-      queueMicrotask(() => {
-        throw reporterError
-      })
-    }
+    this.#subscriptions.markMissed(this.#disconnectedAt || Date.now())
+    this.#subscriptions.notifyMissed()
   }
 }
 
@@ -492,9 +438,3 @@ function closedError(cause?: unknown): HubError {
 function isStreamNotFound(error: unknown): boolean {
   return error instanceof JetStreamApiError && error.code === 10059
 }
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-}
-
-function ignoreError(): void {}

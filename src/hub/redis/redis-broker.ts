@@ -1,6 +1,7 @@
-import type { Broker, MissedMessages, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
-import { checkOptionsObject, functionOption, integerOption } from '../history/option-checks.js'
+import { checkOptionsObject, integerOption } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
 import { decodeMessage, encodeMessage } from './message-codec.js'
 import {
@@ -57,12 +58,6 @@ export interface RedisBrokerOptions {
   readonly onError?: (error: HubError) => void
 }
 
-interface Listener {
-  readonly onMessage: (message: HubMessage) => void
-  readonly onMissed: ((event: MissedMessages) => void) | undefined
-  active: boolean
-}
-
 interface Waiter {
   readonly resolve: () => void
   readonly reject: (error: HubError) => void
@@ -107,7 +102,7 @@ export class RedisBroker implements Broker {
   readonly #clientOptions: RedisEngineClientOptions | undefined
   readonly #channel: string
   readonly #commandTimeoutMs: number
-  readonly #onError: (error: HubError) => void
+  readonly #subscriptions: SubscriptionSet
   readonly #name: string
   #publisher: RedisClient | undefined
   #subscriber: RedisClient | undefined
@@ -116,11 +111,6 @@ export class RedisBroker implements Broker {
   #subscribing = false
   /** The subscriber connection is up. */
   #subscriberUp = false
-  /** The subscriber connection was lost after the subscription was confirmed; `onMissed` is due. */
-  #missedPending = false
-  #disconnectedAt = 0
-  /** Replaced, never mutated, so a delivery can keep the array it started with (copy on write). */
-  #listeners: readonly Listener[] = []
   #waiters: Waiter[] = []
   #closed = false
 
@@ -130,7 +120,7 @@ export class RedisBroker implements Broker {
     this.#clientOptions = objectOption(OWNER, 'clientOptions', options.clientOptions)
     this.#channel = stringOption(OWNER, 'channel', options.channel, DEFAULT_REDIS_BROKER_CHANNEL)
     this.#commandTimeoutMs = integerOption(OWNER, 'commandTimeoutMs', options.commandTimeoutMs, DEFAULT_REDIS_COMMAND_TIMEOUT_MS, 1)
-    this.#onError = functionOption(OWNER, 'onError', options.onError, ignoreError)
+    this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
     this.#name = this.#clientOptions?.name ?? 'herald-broker'
   }
 
@@ -164,32 +154,17 @@ export class RedisBroker implements Broker {
    */
   async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
     if (this.#closed) throw closedError()
-    if (typeof onMessage !== 'function') {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: a listener must be a function, not ${typeof onMessage}`)
-    }
-    const { onMissed } = options
-    if (onMissed !== undefined && typeof onMissed !== 'function') {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: onMissed must be a function, not ${typeof onMissed}`)
-    }
+    const onMissed = this.#subscriptions.check(onMessage, options)
     await this.#whenSubscribed()
     // close() may have run while waiting.
     this.#checkOpen()
-    const listener: Listener = { onMessage, onMissed, active: true }
-    this.#listeners = [...this.#listeners, listener]
-    return () => {
-      if (listener.active) {
-        listener.active = false
-        this.#listeners = this.#listeners.filter((other) => other !== listener)
-      }
-      return RESOLVED
-    }
+    return this.#subscriptions.add(onMessage, onMissed)
   }
 
   close(): Promise<void> {
     if (this.#closed) return RESOLVED
     this.#closed = true
-    for (const listener of this.#listeners) listener.active = false
-    this.#listeners = []
+    this.#subscriptions.close()
     for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError())
     if (this.#publisher !== undefined) destroyRedisClient(this.#publisher)
     if (this.#subscriber !== undefined) destroyRedisClient(this.#subscriber)
@@ -238,10 +213,8 @@ export class RedisBroker implements Broker {
           commandTimeoutMs: this.#commandTimeoutMs,
           name: `${this.#name}:subscribe`,
           onDown: (cause) => {
-            if (this.#subscribed && !this.#missedPending) {
-              this.#missedPending = true
-              this.#disconnectedAt = Date.now()
-            }
+            // The subscription was confirmed: messages published until it is back are lost to this node.
+            if (this.#subscribed) this.#subscriptions.markMissed(Date.now())
             this.#subscriberUp = false
             this.#reportDown('subscriber', cause)
           },
@@ -276,7 +249,7 @@ export class RedisBroker implements Broker {
       return
     }
     // node-redis re-sent SUBSCRIBE and got its answer before reporting `ready`: from here on, messages arrive again.
-    this.#notifyMissed()
+    this.#subscriptions.notifyMissed()
     this.#wakeWaiters()
   }
 
@@ -285,72 +258,27 @@ export class RedisBroker implements Broker {
     for (const waiter of this.#waiters.splice(0)) waiter.resolve()
   }
 
-  /**
-   * Calls `onMissed` once per outage, before any message received on the new connection reaches a listener: a
-   * message can arrive in the same read as the SUBSCRIBE answer, before node-redis reports `ready`.
-   */
-  #notifyMissed(): void {
-    if (!this.#missedPending) return
-    this.#missedPending = false
-    const event: MissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt })
-    for (const listener of this.#listeners) {
-      if (!listener.active || listener.onMissed === undefined) continue
-      try {
-        listener.onMissed(event)
-      } catch (error) {
-        this.#reportListenerFailure(error)
-      }
-    }
-  }
-
   #receive(payload: string): void {
-    this.#notifyMissed()
-    const listeners = this.#listeners
-    if (listeners.length === 0) return
+    // `onMissed` goes out once per outage, before any message received on the new connection reaches a listener: a
+    // message can arrive in the same read as the SUBSCRIBE answer, before node-redis reports `ready`.
+    this.#subscriptions.notifyMissed()
+    if (this.#subscriptions.size === 0) return
     let message: HubMessage
     try {
       message = decodeMessage(payload)
     } catch (cause) {
-      this.#report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: dropped a message that is not Herald's: ${messageOf(cause)}`, { cause }))
+      this.#subscriptions.report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: dropped a message that is not Herald's: ${messageOf(cause)}`, { cause }))
       return
     }
-    for (const listener of listeners) {
-      if (!listener.active) continue
-      try {
-        const result: unknown = listener.onMessage(message)
-        if (isThenable(result)) result.then(undefined, (error: unknown) => this.#reportListenerFailure(error))
-      } catch (error) {
-        this.#reportListenerFailure(error)
-      }
-    }
+    this.#subscriptions.deliver(message)
   }
 
   #reportDown(connection: string, cause: unknown): void {
     if (this.#closed) return
-    this.#report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: lost the ${connection} connection to Redis: ${messageOf(cause)}`, { cause }))
-  }
-
-  #reportListenerFailure(cause: unknown): void {
-    this.#report(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause }))
-  }
-
-  #report(error: HubError): void {
-    try {
-      this.#onError(error)
-    } catch (reporterError) {
-      queueMicrotask(() => {
-        throw reporterError
-      })
-    }
+    this.#subscriptions.report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: lost the ${connection} connection to Redis: ${messageOf(cause)}`, { cause }))
   }
 }
 
 function closedError(cause?: unknown): HubError {
   return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
 }
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-}
-
-function ignoreError(): void {}

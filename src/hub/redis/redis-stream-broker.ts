@@ -1,6 +1,7 @@
-import type { Broker, MissedMessages, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
-import { checkOptionsObject, functionOption, integerOption } from '../history/option-checks.js'
+import { checkOptionsObject, integerOption } from '../history/option-checks.js'
 import type { HubMessage, HubUpdate } from '../update.js'
 import { encodeMessage, updateFromFields } from './message-codec.js'
 import { DEFAULT_REDIS_BROKER_CHANNEL, RedisBroker } from './redis-broker.js'
@@ -82,12 +83,6 @@ export interface RedisStreamBrokerOptions {
   readonly onError?: (error: HubError) => void
 }
 
-interface Listener {
-  readonly onMessage: (message: HubMessage) => void
-  readonly onMissed: ((event: MissedMessages) => void) | undefined
-  active: boolean
-}
-
 /** Where the tail stands: the epoch it reads (`''` while the store does not exist yet) and the last id it read. */
 interface Cursor {
   epoch: string
@@ -141,7 +136,7 @@ export class RedisStreamBroker implements Broker {
   readonly #commandTimeoutMs: number
   readonly #blockMs: number
   readonly #batchSize: number
-  readonly #onError: (error: HubError) => void
+  readonly #subscriptions: SubscriptionSet
   readonly #name: string
   readonly #mirror: RedisBroker | undefined
   #client: RedisClient | undefined
@@ -151,8 +146,6 @@ export class RedisStreamBroker implements Broker {
   /** The tail's last round trip failed: an outage is under way (reported once). */
   #failing = false
   #disconnectedAt = 0
-  /** Replaced, never mutated, so a delivery can keep the array it started with (copy on write). */
-  #listeners: readonly Listener[] = []
   #closed = false
 
   constructor(options: RedisStreamBrokerOptions = {}) {
@@ -165,7 +158,7 @@ export class RedisStreamBroker implements Broker {
     this.#commandTimeoutMs = integerOption(OWNER, 'commandTimeoutMs', options.commandTimeoutMs, DEFAULT_REDIS_COMMAND_TIMEOUT_MS, 1)
     this.#blockMs = integerOption(OWNER, 'blockMs', options.blockMs, DEFAULT_REDIS_STREAM_BROKER_BLOCK_MS, 1)
     this.#batchSize = integerOption(OWNER, 'batchSize', options.batchSize, DEFAULT_REDIS_STREAM_BROKER_BATCH_SIZE, 1)
-    this.#onError = functionOption(OWNER, 'onError', options.onError, ignoreError)
+    this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
     this.#name = this.#clientOptions?.name ?? 'herald-stream-broker'
     this.#mirror =
       channel === null
@@ -175,7 +168,7 @@ export class RedisStreamBroker implements Broker {
             channel,
             commandTimeoutMs: this.#commandTimeoutMs,
             clientOptions: { ...this.#clientOptions, name: this.#name },
-            onError: (error) => this.#report(error),
+            onError: (error) => this.#subscriptions.report(error),
           })
   }
 
@@ -206,33 +199,18 @@ export class RedisStreamBroker implements Broker {
    */
   async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
     if (this.#closed) throw closedError()
-    if (typeof onMessage !== 'function') {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: a listener must be a function, not ${typeof onMessage}`)
-    }
-    const { onMissed } = options
-    if (onMissed !== undefined && typeof onMissed !== 'function') {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: onMissed must be a function, not ${typeof onMissed}`)
-    }
+    const onMissed = this.#subscriptions.check(onMessage, options)
     this.#started ??= this.#start()
     await this.#started
     // close() may have run while waiting.
     if (this.#isClosed()) throw closedError()
-    const listener: Listener = { onMessage, onMissed, active: true }
-    this.#listeners = [...this.#listeners, listener]
-    return () => {
-      if (listener.active) {
-        listener.active = false
-        this.#listeners = this.#listeners.filter((other) => other !== listener)
-      }
-      return RESOLVED
-    }
+    return this.#subscriptions.add(onMessage, onMissed)
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    for (const listener of this.#listeners) listener.active = false
-    this.#listeners = []
+    this.#subscriptions.close()
     if (this.#client !== undefined) destroyRedisClient(this.#client)
     await this.#mirror?.close()
   }
@@ -266,7 +244,7 @@ export class RedisStreamBroker implements Broker {
         if (!this.#failing) {
           this.#failing = true
           this.#disconnectedAt = Date.now()
-          this.#report(error instanceof HubError ? error : unavailable('lost the connection to Redis', error))
+          this.#subscriptions.report(error instanceof HubError ? error : unavailable('lost the connection to Redis', error))
         }
         await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS))
       }
@@ -283,7 +261,7 @@ export class RedisStreamBroker implements Broker {
     for (const [entryId, fields] of entries) {
       this.#cursor.id = entryId
       const update = this.#decode(entryId, fields)
-      if (update !== undefined) this.#deliver(Object.freeze({ update, position: Object.freeze({ epoch, offset: entryId }) }))
+      if (update !== undefined) this.#subscriptions.deliver(Object.freeze({ update, position: Object.freeze({ epoch, offset: entryId }) }))
       if (this.#isClosed()) break
     }
     return entries.length
@@ -332,7 +310,7 @@ export class RedisStreamBroker implements Broker {
       Object.freeze(update.topics)
       return Object.freeze(update)
     } catch (cause) {
-      this.#report(
+      this.#subscriptions.report(
         new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: skipped stream entry ${entryId}, which Herald did not write: ${messageOf(cause)}`, {
           cause,
         }),
@@ -341,42 +319,10 @@ export class RedisStreamBroker implements Broker {
     }
   }
 
+  /** Calls `onMissed` of every subscription now, dated from the outage under way, if any. */
   #notifyMissed(): void {
-    const event: MissedMessages = Object.freeze({ reason: 'reconnect', disconnectedAt: this.#disconnectedAt || Date.now() })
-    for (const listener of this.#listeners) {
-      if (!listener.active || listener.onMissed === undefined) continue
-      try {
-        listener.onMissed(event)
-      } catch (error) {
-        this.#reportListenerFailure(error)
-      }
-    }
-  }
-
-  #deliver(message: HubMessage): void {
-    for (const listener of this.#listeners) {
-      if (!listener.active) continue
-      try {
-        const result: unknown = listener.onMessage(message)
-        if (isThenable(result)) result.then(undefined, (error: unknown) => this.#reportListenerFailure(error))
-      } catch (error) {
-        this.#reportListenerFailure(error)
-      }
-    }
-  }
-
-  #reportListenerFailure(cause: unknown): void {
-    this.#report(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause }))
-  }
-
-  #report(error: HubError): void {
-    try {
-      this.#onError(error)
-    } catch (reporterError) {
-      queueMicrotask(() => {
-        throw reporterError
-      })
-    }
+    this.#subscriptions.markMissed(this.#disconnectedAt || Date.now())
+    this.#subscriptions.notifyMissed()
   }
 }
 
@@ -387,9 +333,3 @@ function unavailable(what: string, cause: unknown): HubError {
 function closedError(cause?: unknown): HubError {
   return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
 }
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-}
-
-function ignoreError(): void {}
