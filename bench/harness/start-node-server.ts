@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { builtProgramPath } from './built-program.js'
 import { startChildService, type ChildService } from './child-service.js'
 import { findFreePort } from './free-port.js'
-import type { SystemStartOptions } from './system.js'
+import type { RunningSystem, SystemStartOptions } from './system.js'
 import { waitForPort } from './wait-for-port.js'
 
 /** Time allowed for a Node server to listen. @defaultValue 15,000 ms */
@@ -37,4 +37,31 @@ export async function startNodeServer(
     throw new Error(`${program}: ${(error as Error).message}\n${service.logTail()}`)
   }
   return { service, port }
+}
+
+/**
+ * The running system of a Node server program that subscribes with `GET /sub/{topic}` and publishes the raw body of
+ * `POST /pub?{topicParam}={topic}` (the naive, better-sse and Herald server programs): one process, so at most
+ * about 19,500 connections here.
+ */
+export function pubSubNodeSystem(service: ChildService, port: number, version: string, topicParam = 'topic'): RunningSystem {
+  return {
+    version,
+    subscribeUrl: (topic) => `http://127.0.0.1:${port}/sub/${encodeURIComponent(topic)}`,
+    publish: {
+      host: '127.0.0.1',
+      port,
+      request: (topic, data) => ({
+        method: 'POST',
+        path: `/pub?${topicParam}=${encodeURIComponent(topic)}`,
+        headers: { 'Content-Type': 'text/plain' },
+        body: data,
+      }),
+    },
+    pids: () => [service.pid],
+    limits: { maxConnections: 19_500 },
+    stop: async () => {
+      await service.stop()
+    },
+  }
 }

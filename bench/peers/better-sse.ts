@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { startNodeServer } from '../harness/start-node-server.js'
+import { pubSubNodeSystem, startNodeServer } from '../harness/start-node-server.js'
 import type { RunningSystem, SystemDefinition } from '../harness/system.js'
 
 function betterSseVersion(): string | null {
@@ -29,24 +29,6 @@ export const betterSseSystem: SystemDefinition = {
   },
   async start(options): Promise<RunningSystem> {
     const { service, port } = await startNodeServer(options, 'better-sse-server')
-    return {
-      version: `better-sse ${betterSseVersion() ?? '?'} on node ${process.version}`,
-      subscribeUrl: (topic) => `http://127.0.0.1:${port}/sub/${encodeURIComponent(topic)}`,
-      publish: {
-        host: '127.0.0.1',
-        port,
-        request: (topic, data) => ({
-          method: 'POST',
-          path: `/pub?topic=${encodeURIComponent(topic)}`,
-          headers: { 'Content-Type': 'text/plain' },
-          body: data,
-        }),
-      },
-      pids: () => [service.pid],
-      limits: { maxConnections: 19_500 },
-      stop: async () => {
-        await service.stop()
-      },
-    }
+    return pubSubNodeSystem(service, port, `better-sse ${betterSseVersion() ?? '?'} on node ${process.version}`)
   },
 }

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { builtProgramPath } from '../harness/built-program.js'
 import { startChildService } from '../harness/child-service.js'
 import { findFreePort } from '../harness/free-port.js'
-import { NODE_SERVER_START_TIMEOUT_MS } from '../harness/start-node-server.js'
+import { NODE_SERVER_START_TIMEOUT_MS, pubSubNodeSystem } from '../harness/start-node-server.js'
 import type { RunningSystem, SystemDefinition } from '../harness/system.js'
 import { waitForPort } from '../harness/wait-for-port.js'
 
@@ -61,24 +61,6 @@ export const heraldServerSystem: SystemDefinition = {
       await service.stop()
       throw new Error(`herald-server: ${(error as Error).message}\n${service.logTail()}`)
     }
-    return {
-      version: `herald-sse ${heraldVersion() ?? '?'} server on node ${process.version}`,
-      subscribeUrl: (topic) => `http://127.0.0.1:${port}/sub/${encodeURIComponent(topic)}`,
-      publish: {
-        host: '127.0.0.1',
-        port,
-        request: (topic, data) => ({
-          method: 'POST',
-          path: `/pub?id=${encodeURIComponent(topic)}`,
-          headers: { 'Content-Type': 'text/plain' },
-          body: data,
-        }),
-      },
-      pids: () => [service.pid],
-      limits: { maxConnections: 19_500 },
-      stop: async () => {
-        await service.stop()
-      },
-    }
+    return pubSubNodeSystem(service, port, `herald-sse ${heraldVersion() ?? '?'} server on node ${process.version}`, 'id')
   },
 }

@@ -1,5 +1,5 @@
 /** System module: the naive Node server (`naive-server.ts`). */
-import { startNodeServer } from '../harness/start-node-server.js'
+import { pubSubNodeSystem, startNodeServer } from '../harness/start-node-server.js'
 import type { RunningSystem, SystemDefinition } from '../harness/system.js'
 
 /**
@@ -14,24 +14,6 @@ export const naiveSystem: SystemDefinition = {
   },
   async start(options): Promise<RunningSystem> {
     const { service, port } = await startNodeServer(options, 'naive-server')
-    return {
-      version: `node ${process.version} http (naive)`,
-      subscribeUrl: (topic) => `http://127.0.0.1:${port}/sub/${encodeURIComponent(topic)}`,
-      publish: {
-        host: '127.0.0.1',
-        port,
-        request: (topic, data) => ({
-          method: 'POST',
-          path: `/pub?topic=${encodeURIComponent(topic)}`,
-          headers: { 'Content-Type': 'text/plain' },
-          body: data,
-        }),
-      },
-      pids: () => [service.pid],
-      limits: { maxConnections: 19_500 },
-      stop: async () => {
-        await service.stop()
-      },
-    }
+    return pubSubNodeSystem(service, port, `node ${process.version} http (naive)`)
   },
 }
