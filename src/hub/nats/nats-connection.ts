@@ -59,6 +59,15 @@ export function subjectOption(owner: string, name: string, value: unknown, fallb
   return value
 }
 
+/** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a JetStream stream name (no spaces, `.`, `*`, `>`, `/`, `\`). */
+export function streamNameOption(owner: string, value: unknown, fallback: string): string {
+  const stream = value ?? fallback
+  if (typeof stream !== 'string' || !/^[^\s.*>/\\]+$/.test(stream)) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: stream must be a name without spaces, '.', '*', '>', '/' or '\\'`)
+  }
+  return stream
+}
+
 /** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a NATS URL (several may be joined by commas). */
 export function urlOption(owner: string, value: unknown): string {
   if (value === undefined) return DEFAULT_NATS_URL

@@ -26,6 +26,7 @@ import {
   messageOf,
   objectOption,
   openNatsConnection,
+  streamNameOption,
   subjectOption,
   subjectToken,
   urlOption,
@@ -145,7 +146,6 @@ const MAX_READ_BATCH = 128
 const MIN_READ_BATCH = 8
 /** Bytes of the `PUB`/`HPUB` line besides subject and payload: a generous bound for the size check. */
 const PROTOCOL_OVERHEAD_BYTES = 256
-const STREAM_NAME = /^[^\s.*>/\\]+$/
 
 /**
  * History in a NATS JetStream stream, shared by every hub node connected to the same NATS (cluster).
@@ -221,11 +221,7 @@ export class NatsHistory implements HistoryStore {
     this.#url = urlOption(OWNER, options.url)
     this.#connectionOptions = objectOption(OWNER, 'connectionOptions', options.connectionOptions)
     this.#lent = objectOption(OWNER, 'connection', options.connection)
-    const stream: unknown = options.stream ?? DEFAULT_NATS_HISTORY_STREAM
-    if (typeof stream !== 'string' || !STREAM_NAME.test(stream)) {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: stream must be a name without spaces, '.', '*', '>', '/' or '\\'`)
-    }
-    this.#stream = stream
+    this.#stream = streamNameOption(OWNER, options.stream, DEFAULT_NATS_HISTORY_STREAM)
     this.#prefix = subjectOption(OWNER, 'subjectPrefix', options.subjectPrefix, DEFAULT_NATS_HISTORY_SUBJECT_PREFIX)
     this.#maxEntries = integerOption(OWNER, 'maxEntries', options.maxEntries, DEFAULT_NATS_HISTORY_MAX_ENTRIES, 1)
     this.#maxAgeMs = nullableIntegerOption(OWNER, 'maxAgeMs', options.maxAgeMs, DEFAULT_NATS_HISTORY_MAX_AGE_MS, 1)

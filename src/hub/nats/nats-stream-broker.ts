@@ -12,6 +12,7 @@ import {
   messageOf,
   objectOption,
   openNatsConnection,
+  streamNameOption,
   subjectOption,
   urlOption,
   withTimeout,
@@ -109,7 +110,6 @@ const OWNER = 'NatsStreamBroker'
 const RESOLVED = Promise.resolve()
 /** The pause before the tail tries again after a failed round (nats.js reconnects meanwhile). */
 const RETRY_DELAY_MS = 100
-const STREAM_NAME = /^[^\s.*>/\\]+$/
 
 /**
  * A broker that delivers the updates of a {@link NatsHistory} by reading its JetStream stream, for hub nodes whose
@@ -177,11 +177,7 @@ export class NatsStreamBroker implements Broker {
     this.#url = urlOption(OWNER, options.url)
     this.#connectionOptions = objectOption(OWNER, 'connectionOptions', options.connectionOptions)
     this.#lent = objectOption(OWNER, 'connection', options.connection)
-    const stream: unknown = options.stream ?? DEFAULT_NATS_HISTORY_STREAM
-    if (typeof stream !== 'string' || !STREAM_NAME.test(stream)) {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: stream must be a name without spaces, '.', '*', '>', '/' or '\\'`)
-    }
-    this.#stream = stream
+    this.#stream = streamNameOption(OWNER, options.stream, DEFAULT_NATS_HISTORY_STREAM)
     this.#prefix = subjectOption(OWNER, 'subjectPrefix', options.subjectPrefix, DEFAULT_NATS_HISTORY_SUBJECT_PREFIX)
     const subject = options.subject === null ? null : subjectOption(OWNER, 'subject', options.subject, DEFAULT_NATS_BROKER_SUBJECT)
     this.#requestTimeoutMs = integerOption(OWNER, 'requestTimeoutMs', options.requestTimeoutMs, DEFAULT_NATS_REQUEST_TIMEOUT_MS, 1)
