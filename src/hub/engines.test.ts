@@ -2,12 +2,17 @@ import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node
 import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { jetstreamManager } from '@nats-io/jetstream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { requireService } from '../../test/helpers/require-service.js'
+import { waitFor } from '../../test/helpers/wait-for.js'
 import { MemoryBroker } from './broker/memory-broker.js'
+import { adminConnection, deleteStreams, uniqueName } from './nats/testing/nats-service.js'
+import { adminClient, deleteKeys, uniquePrefix } from './redis/testing/redis-service.js'
 import { createBroker, createEngines, createHistory } from './engines.js'
 import { MemoryHistory } from './history/memory-history.js'
 import { SqliteHistory } from './history/sqlite-history.js'
+import type { HubMessage } from './update.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-engines-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -34,6 +39,25 @@ function reachable(url: string): Promise<boolean> {
     socket.once('error', () => resolve(false))
     socket.once('timeout', () => (socket.destroy(), resolve(false)))
   })
+}
+
+/** A Redis connection subscribed to `channel`, collecting what arrives on it. */
+async function channelListener(channel: string): Promise<{ client: Awaited<ReturnType<typeof adminClient>>; messages: string[]; close(): Promise<void> }> {
+  const client = await adminClient(REDIS_URL)
+  const subscriber = client.duplicate()
+  subscriber.on('error', () => undefined)
+  await subscriber.connect()
+  const messages: string[] = []
+  await subscriber.subscribe(channel, (message) => messages.push(message))
+  return {
+    client,
+    messages,
+    close: async () => {
+      subscriber.destroy()
+      client.destroy()
+      await Promise.resolve()
+    },
+  }
 }
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -83,6 +107,28 @@ describe('createEngines', () => {
     await expect(createBroker('kafka://broker')).rejects.toMatchObject({ code: 'ERR_HUB_INVALID_OPTION' })
   })
 
+  it('refuses an unknown or invalid query parameter with ERR_HUB_INVALID_OPTION before it opens anything', async () => {
+    const path = join(dir, 'never-opened.db')
+    await expect(createEngines({ history: `sqlite:${path}`, broker: 'redis://127.0.0.1:6379?chanel=x' })).rejects.toMatchObject({
+      code: 'ERR_HUB_INVALID_OPTION',
+      message: expect.stringContaining('unknown query parameter "chanel"; a redis:// URL accepts keyPrefix, channel'),
+    })
+    expect(existsSync(path)).toBe(false)
+    await expect(createHistory({ history: 'nats://127.0.0.1:4222?stream=MY.APP', broker: 'memory' })).rejects.toMatchObject({
+      code: 'ERR_HUB_INVALID_OPTION',
+      message: expect.stringContaining('query parameter stream'),
+    })
+    await expect(createBroker('nats://127.0.0.1:4222?subject=a.>')).rejects.toMatchObject({ code: 'ERR_HUB_INVALID_OPTION' })
+    // The history setting a broker goes with is checked too.
+    await expect(createBroker('redis://127.0.0.1:6379', { history: 'redis://127.0.0.1:6379?keyPrefix=' })).rejects.toMatchObject({ code: 'ERR_HUB_INVALID_OPTION' })
+  })
+
+  it('refuses a NATS broker subject inside the history\'s subjects', async () => {
+    const settings = { history: 'nats://127.0.0.1:4222?subjectPrefix=myapp', broker: 'nats://127.0.0.1:4222?subject=myapp.broker' }
+    await expect(createEngines(settings)).rejects.toMatchObject({ code: 'ERR_HUB_INVALID_OPTION', message: expect.stringContaining("one of the history's subjects (myapp.>)") })
+    await expect(createBroker(settings.broker, { history: settings.history })).rejects.toMatchObject({ code: 'ERR_HUB_INVALID_OPTION' })
+  })
+
   it('closes the history it opened when the broker cannot be built', async () => {
     const path = join(dir, 'closed-on-failure.db')
     await expect(createEngines({ history: `sqlite:${path}`, broker: 'amqp://nope' })).rejects.toMatchObject({ code: 'ERR_HUB_INVALID_OPTION' })
@@ -124,6 +170,69 @@ describe('createEngines', () => {
       expect(tailing.constructor.name).toBe('RedisStreamBroker')
       await tailing.close()
     })
+
+    describe('names from the URL query', () => {
+      const prefixes: string[] = []
+      afterAll(async () => {
+        for (const prefix of prefixes.splice(0)) await deleteKeys(REDIS_URL, prefix)
+      })
+      const names = () => {
+        const keyPrefix = uniquePrefix('engines')
+        prefixes.push(keyPrefix)
+        return { keyPrefix, channel: uniquePrefix('engines-channel') }
+      }
+      const withQuery = (query: Record<string, string>) => `${REDIS_URL}?${new URLSearchParams(query).toString()}`
+
+      it('keeps history under keyPrefix and tails it, forwarding to channel, when both settings are one URL', async () => {
+        const { keyPrefix, channel } = names()
+        const url = withQuery({ keyPrefix, channel })
+        const { history, broker } = await createEngines({ history: url, broker: url })
+        const forwarded = await channelListener(channel)
+        try {
+          expect(broker.constructor.name).toBe('RedisStreamBroker')
+          const delivered: HubMessage[] = []
+          await broker.subscribe((message) => delivered.push(message))
+          const position = await history.append(update('named-1'))
+          await broker.publish({ update: update('named-1'), position })
+          await waitFor(() => delivered.length === 1 && forwarded.messages.length === 1, 'the update, tailed and forwarded')
+          expect(delivered[0]!.position).toEqual(position)
+          expect(JSON.parse(forwarded.messages[0]!)).toMatchObject({ id: 'named-1' })
+          expect(await forwarded.client.exists(`${keyPrefix}stream`)).toBe(1)
+        } finally {
+          await Promise.all([history.close(), broker.close(), forwarded.close()])
+        }
+      })
+
+      it('tails the history named on the history URL when the broker URL, on the same server, sets only its channel', async () => {
+        const { keyPrefix, channel } = names()
+        const { history, broker } = await createEngines({ history: withQuery({ keyPrefix }), broker: withQuery({ channel }) })
+        try {
+          expect(broker.constructor.name).toBe('RedisStreamBroker')
+          const delivered: string[] = []
+          await broker.subscribe((message) => delivered.push(message.update.id))
+          await history.append(update('named-2'))
+          await waitFor(() => delivered.includes('named-2'), 'the update, tailed from the named history')
+        } finally {
+          await Promise.all([history.close(), broker.close()])
+        }
+      })
+
+      it('uses pub/sub on channel when the broker URL names another history', async () => {
+        const { keyPrefix, channel } = names()
+        const { history, broker } = await createEngines({ history: withQuery({ keyPrefix }), broker: withQuery({ keyPrefix: `${keyPrefix}other:`, channel }) })
+        const forwarded = await channelListener(channel)
+        try {
+          expect(broker.constructor.name).toBe('RedisBroker')
+          const delivered: string[] = []
+          await broker.subscribe((message) => delivered.push(message.update.id))
+          const position = await history.append(update('named-3'))
+          await broker.publish({ update: update('named-3'), position })
+          await waitFor(() => delivered.includes('named-3') && forwarded.messages.length === 1, 'the update, through the channel')
+        } finally {
+          await Promise.all([history.close(), broker.close(), forwarded.close()])
+        }
+      })
+    })
   })
 
   describe('NATS (optional packages @nats-io/*)', () => {
@@ -141,12 +250,68 @@ describe('createEngines', () => {
       const alone = await createBroker(NATS_URL)
       expect(alone.constructor.name).toBe('NatsBroker')
       await alone.close()
-      const other = await createBroker(NATS_URL, { history: `${NATS_URL},${NATS_URL}` })
+      const other = await createBroker(`${NATS_URL}?stream=OTHER_HISTORY`, { history: NATS_URL })
       expect(other.constructor.name).toBe('NatsBroker')
       await other.close()
       const tailing = await createBroker(NATS_URL, { history: NATS_URL })
       expect(tailing.constructor.name).toBe('NatsStreamBroker')
       await tailing.close()
+    })
+
+    describe.runIf(hasNats && natsEngineBuilt)('names from the URL query', () => {
+      const streams: string[] = []
+      afterAll(() => deleteStreams(streams.splice(0)))
+      const names = () => {
+        const stream = uniqueName('engines')
+        streams.push(stream)
+        return { stream, subjectPrefix: uniqueName('engines_history'), subject: uniqueName('engines_broker') }
+      }
+      const withQuery = (query: Record<string, string>) => `${NATS_URL}?${new URLSearchParams(query).toString()}`
+
+      it('keeps history in stream on subjectPrefix and tails it, forwarding to subject, when both settings are one URL', async () => {
+        const { stream, subjectPrefix, subject } = names()
+        const url = withQuery({ stream, subjectPrefix, subject })
+        const { history, broker } = await createEngines({ history: url, broker: url })
+        const nc = await adminConnection()
+        const forwarded: string[] = []
+        const subscription = nc.subscribe(subject, {
+          callback: (_, message) => {
+            forwarded.push(message.string())
+          },
+        })
+        await nc.flush()
+        try {
+          expect(broker.constructor.name).toBe('NatsStreamBroker')
+          const delivered: HubMessage[] = []
+          await broker.subscribe((message) => delivered.push(message))
+          const position = await history.append(update('named-1'))
+          await broker.publish({ update: update('named-1'), position })
+          await waitFor(() => delivered.length === 1 && forwarded.length === 1, 'the update, tailed and forwarded')
+          expect(delivered[0]!.position).toEqual(position)
+          const info = await (await jetstreamManager(nc)).streams.info(stream)
+          expect(info.config.subjects).toEqual([`${subjectPrefix}.>`])
+          expect(info.state.messages).toBe(1)
+        } finally {
+          subscription.unsubscribe()
+          await Promise.all([history.close(), broker.close()])
+          await nc.close()
+        }
+      })
+
+      it('uses pub/sub on subject when the broker URL names another stream', async () => {
+        const { stream, subjectPrefix, subject } = names()
+        const { history, broker } = await createEngines({ history: withQuery({ stream, subjectPrefix }), broker: withQuery({ stream: `${stream}_other`, subject }) })
+        try {
+          expect(broker.constructor.name).toBe('NatsBroker')
+          const delivered: string[] = []
+          await broker.subscribe((message) => delivered.push(message.update.id))
+          const position = await history.append(update('named-2'))
+          await broker.publish({ update: update('named-2'), position })
+          await waitFor(() => delivered.includes('named-2'), 'the update, through the subject')
+        } finally {
+          await Promise.all([history.close(), broker.close()])
+        }
+      })
     })
 
     it.runIf(!natsEngineBuilt)('reports ERR_HUB_ENGINE_UNAVAILABLE while this build has no NATS engine', async () => {

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import type { Broker } from './broker/broker.js'
 import { MemoryBroker } from './broker/memory-broker.js'
+import { brokerOptions, brokerTailsHistory, checkEngineNames, historyOptions, parseEngineUrl, type UrlEngine } from './engines-url.js'
 import { HubError } from './errors.js'
 import type { HistoryStore } from './history/history-store.js'
 import { MemoryHistory } from './history/memory-history.js'
@@ -8,9 +9,15 @@ import { SqliteHistory } from './history/sqlite-history.js'
 
 /** What {@link createEngines} reads: the engine settings of the hub configuration (`HubConfig` fits). */
 export interface EngineSettings {
-  /** `sqlite:PATH` (SQLite file), `memory`, `redis://…` / `rediss://…` or `nats://…`. */
+  /**
+   * `sqlite:PATH` (SQLite file), `memory`, `redis://…` / `rediss://…` (`?keyPrefix=…` names the keys) or `nats://…`
+   * (`?stream=…&subjectPrefix=…` names the stream and its subjects).
+   */
   readonly history: string
-  /** `memory`, `redis://…` / `rediss://…` or `nats://…`. */
+  /**
+   * `memory`, `redis://…` / `rediss://…` (`?channel=…` names the pub/sub channel) or `nats://…` (`?subject=…` names
+   * the subject).
+   */
   readonly broker: string
   /** The most updates history keeps. @defaultValue the engine's own default */
   readonly historySize?: number
@@ -32,9 +39,10 @@ export interface CreateEnginesOptions {
 /** Options of {@link createBroker}. Every field is optional. */
 export interface CreateBrokerOptions extends CreateEnginesOptions {
   /**
-   * The history setting the broker goes with (`EngineSettings.history`). When it is the same Redis or NATS URL as the
-   * broker (the same string), the broker is a `RedisStreamBroker` or `NatsStreamBroker`, which delivers updates by
-   * tailing the history's stream, in history order; otherwise a `RedisBroker` or `NatsBroker` (pub/sub).
+   * The history setting the broker goes with (`EngineSettings.history`). When it is a Redis or NATS URL of the same
+   * server as the broker URL, naming the same history, the broker is a `RedisStreamBroker` or `NatsStreamBroker`,
+   * which delivers updates by tailing the history's stream, in history order; otherwise a `RedisBroker` or
+   * `NatsBroker` (pub/sub). See {@link createEngines} for the rule.
    *
    * @defaultValue none: a `redis://` broker is a `RedisBroker`, a `nats://` one a `NatsBroker`
    */
@@ -57,7 +65,7 @@ interface OptionalEngine {
   readonly history: string
   readonly broker: string
   /** The broker that tails the history, used when broker and history are the same server. */
-  readonly streamBroker: string | undefined
+  readonly streamBroker: string
 }
 
 const REDIS: OptionalEngine = { name: 'Redis', module: './redis/index.js', packages: ['redis'], history: 'RedisHistory', broker: 'RedisBroker', streamBroker: 'RedisStreamBroker' }
@@ -70,6 +78,8 @@ const NATS: OptionalEngine = {
   streamBroker: 'NatsStreamBroker',
 }
 
+const OPTIONAL_ENGINES: Readonly<Record<UrlEngine, OptionalEngine>> = { redis: REDIS, nats: NATS }
+
 type EngineConstructor<T> = new (options: Record<string, unknown>) => T
 
 /**
@@ -79,16 +89,24 @@ type EngineConstructor<T> = new (options: Record<string, unknown>) => T
  *   database), bounded by `historySize` and `historyMaxAgeMs`;
  * - `memory` → {@link MemoryHistory} / {@link MemoryBroker} (one process);
  * - `redis://…`, `rediss://…` → `RedisHistory` / `RedisBroker`, `nats://…` → `NatsHistory` / `NatsBroker`, loaded
- *   with a dynamic `import()` so their packages (`redis`, `@nats-io/*`) are needed only when used;
- * - a Redis or NATS broker URL equal to the history URL (the same string) → `RedisStreamBroker` / `NatsStreamBroker`,
+ *   with a dynamic `import()` so their packages (`redis`, `@nats-io/*`) are needed only when used. Query parameters
+ *   set the engines' names and are removed before the URL reaches the client library: `keyPrefix` and `channel` on
+ *   Redis (`redis://cache:6379/0?keyPrefix=myapp:&channel=myapp:broker`), `stream`, `subjectPrefix` and `subject`
+ *   on NATS (`nats://nats:4222?stream=MYAPP&subjectPrefix=myapp.history&subject=myapp.broker`). Both settings
+ *   accept every parameter of their engine, so one URL can serve as both; the history reads its names (`keyPrefix`;
+ *   `stream`, `subjectPrefix`), the broker its own (`channel`; `subject`);
+ * - a Redis or NATS broker URL that reaches the same server as the history URL (same scheme, credentials, host as
+ *   written, port and, on Redis, database, defaults filled in) and names no other history (a `keyPrefix`, `stream`
+ *   or `subjectPrefix` on the broker URL, if any, is the history's) → `RedisStreamBroker` / `NatsStreamBroker`,
  *   which deliver updates by reading the history's stream, in history order, instead of through pub/sub (see
- *   `docs/scale-out.md`).
+ *   `docs/scale-out.md`). The same URL given twice always qualifies.
  *
  * When the broker cannot be built, the history already opened is closed before the error propagates.
  *
- * @throws `ERR_HUB_INVALID_OPTION` for a string that names no engine; `ERR_HUB_ENGINE_UNAVAILABLE` when the optional
- * package of a Redis or NATS engine is not installed (the message names it); the engines' own construction errors
- * (`ERR_HUB_HISTORY_OPEN_FAILED`, …).
+ * @throws `ERR_HUB_INVALID_OPTION` for a string that names no engine, an unknown, repeated or invalid query parameter
+ * (the message names it and the accepted ones), or a NATS broker subject inside the history's subjects, before
+ * anything is opened; `ERR_HUB_ENGINE_UNAVAILABLE` when the optional package of a Redis or NATS engine is not
+ * installed (the message names it); the engines' own construction errors (`ERR_HUB_HISTORY_OPEN_FAILED`, …).
  * @example
  * ```ts
  * const { config } = loadConfig({ argv: process.argv.slice(2), env: process.env })
@@ -97,6 +115,8 @@ type EngineConstructor<T> = new (options: Record<string, unknown>) => T
  * ```
  */
 export async function createEngines(settings: EngineSettings, options: CreateEnginesOptions = {}): Promise<Engines> {
+  // Every URL problem is found before anything connects.
+  checkEngineNames(parseEngineUrl('history', settings.history), parseEngineUrl('broker', settings.broker))
   const history = await createHistory(settings, options)
   try {
     return { history, broker: await createBroker(settings.broker, { ...options, history: settings.history }) }
@@ -107,11 +127,15 @@ export async function createEngines(settings: EngineSettings, options: CreateEng
 }
 
 /**
- * Builds the history store named by `settings.history` (see {@link createEngines}).
+ * Builds the history store named by `settings.history` (see {@link createEngines}); a Redis or NATS URL's query
+ * parameters set its names (`keyPrefix`; `stream`, `subjectPrefix`).
  *
+ * @throws `ERR_HUB_INVALID_OPTION` for a setting that names no engine or an unknown, repeated or invalid query
+ *   parameter; `ERR_HUB_ENGINE_UNAVAILABLE`; the engine's own construction errors.
  * @example
  * ```ts
  * const history = await createHistory({ history: 'sqlite:./herald.db', broker: 'memory', historySize: 50_000 })
+ * const named = await createHistory({ history: 'redis://cache:6379/0?keyPrefix=myapp:', broker: 'memory' })
  * ```
  */
 export async function createHistory(settings: EngineSettings, options: CreateEnginesOptions = {}): Promise<HistoryStore> {
@@ -127,16 +151,22 @@ export async function createHistory(settings: EngineSettings, options: CreateEng
     return new SqliteHistory({ path, ...bounds, ...(options.onError !== undefined && { onError: options.onError }) })
   }
   if (spec === 'memory') return new MemoryHistory(bounds)
-  const engine = optionalEngine(spec)
-  if (engine === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `history "${spec}" is not sqlite:PATH, memory, redis://… or nats://…`)
+  const parsed = parseEngineUrl('history', spec)
+  if (parsed === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `history "${spec}" is not sqlite:PATH, memory, redis://… or nats://…`)
+  const engine = OPTIONAL_ENGINES[parsed.engine]
   const History = await loadEngine<HistoryStore>(engine, engine.history)
-  return new History({ url: spec, ...bounds, ...(options.onError !== undefined && { onError: options.onError }) })
+  return new History({ url: parsed.url, ...historyOptions(parsed), ...bounds, ...(options.onError !== undefined && { onError: options.onError }) })
 }
 
 /**
  * Builds the broker named by `spec` (see {@link createEngines}); pass the history setting as `options.history` so
- * that a broker on the history's own Redis or NATS tails the history (`RedisStreamBroker`, `NatsStreamBroker`).
+ * that a broker on the history's own Redis or NATS tails the history (`RedisStreamBroker`, `NatsStreamBroker`). A
+ * Redis or NATS URL's query parameters set its names (`channel`; `subject`); a broker that tails takes the history's
+ * names from `options.history`.
  *
+ * @throws `ERR_HUB_INVALID_OPTION` for a setting that names no engine, an unknown, repeated or invalid query
+ *   parameter (of `spec` or `options.history`), or a NATS broker subject inside the history's subjects;
+ *   `ERR_HUB_ENGINE_UNAVAILABLE`; the engine's own construction errors.
  * @example
  * ```ts
  * const broker = await createBroker('redis://127.0.0.1:6379', { history: config.history })
@@ -145,17 +175,14 @@ export async function createHistory(settings: EngineSettings, options: CreateEng
 export async function createBroker(spec: string, options: CreateBrokerOptions = {}): Promise<Broker> {
   const onError = options.onError !== undefined ? { onError: options.onError } : {}
   if (spec === 'memory') return new MemoryBroker(onError)
-  const engine = optionalEngine(spec)
-  if (engine === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `broker "${spec}" is not memory, redis://… or nats://…`)
-  const tailsHistory = options.history === spec
-  const Broker = await loadEngine<Broker>(engine, tailsHistory && engine.streamBroker !== undefined ? engine.streamBroker : engine.broker)
-  return new Broker({ url: spec, ...onError })
-}
-
-function optionalEngine(spec: string): OptionalEngine | undefined {
-  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) return REDIS
-  if (spec.startsWith('nats://')) return NATS
-  return undefined
+  const parsed = parseEngineUrl('broker', spec)
+  if (parsed === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `broker "${spec}" is not memory, redis://… or nats://…`)
+  const history = options.history === undefined ? undefined : parseEngineUrl('history', options.history)
+  checkEngineNames(history, parsed)
+  const engine = OPTIONAL_ENGINES[parsed.engine]
+  const tails = brokerTailsHistory(parsed, history)
+  const Broker = await loadEngine<Broker>(engine, tails ? engine.streamBroker : engine.broker)
+  return new Broker({ url: parsed.url, ...brokerOptions(parsed, history, tails), ...onError })
 }
 
 /** The part of Node's module-not-found message that names what is missing: a package or a file. */

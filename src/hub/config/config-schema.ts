@@ -41,9 +41,15 @@ export interface HubConfig {
   jwtIssuer: string | null
   /** Expected `aud` claim, if any. */
   jwtAudience: string | null
-  /** History engine: `sqlite:PATH`, `memory`, `redis://…` or `nats://…`. */
+  /**
+   * History engine: `sqlite:PATH`, `memory`, `redis://…` (`?keyPrefix=…` sets the key prefix) or `nats://…`
+   * (`?stream=…&subjectPrefix=…` set the stream and its subjects).
+   */
   history: string
-  /** Broker engine: `memory`, `redis://…` or `nats://…`. */
+  /**
+   * Broker engine: `memory`, `redis://…` (`?channel=…` sets the pub/sub channel) or `nats://…` (`?subject=…` sets the
+   * subject). On the history's server, naming the same history, it tails the history (see `createEngines`).
+   */
   broker: string
   /** Updates kept in history (count bound). */
   historySize: number
@@ -112,8 +118,8 @@ export const CONFIG_FIELDS: readonly ConfigField[] = Object.freeze([
   field('jwtAlg', 'string', 'JWT algorithm', { choices: ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'] }),
   field('jwtIssuer', 'string', 'expected iss claim'),
   field('jwtAudience', 'string', 'expected aud claim'),
-  field('history', 'string', 'history engine: sqlite:PATH, memory, redis://…, nats://…'),
-  field('broker', 'string', 'broker engine: memory, redis://…, nats://…'),
+  field('history', 'string', 'history engine: sqlite:PATH, memory, redis://…[?keyPrefix=…], nats://…[?stream=…&subjectPrefix=…]'),
+  field('broker', 'string', 'broker engine: memory, redis://…[?channel=…], nats://…[?subject=…]'),
   field('historySize', 'integer', 'updates kept in history', { min: 1 }),
   field('historyMaxAgeMs', 'duration', 'how long history keeps an update (ms, or 30s, 5m, 24h)', { min: 1 }),
   field('corsOrigins', 'list', 'allowed CORS origins, comma-separated'),

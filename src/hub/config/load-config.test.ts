@@ -76,6 +76,26 @@ describe('loadConfig', () => {
     expect(message).toContain('"not-an-origin" is not an origin')
   })
 
+  it('takes engine names as query parameters of the engine URLs, from every source, and checks them', () => {
+    const dir = emptyDir()
+    writeFileSync(join(dir, 'herald.json'), JSON.stringify({ history: 'redis://cache:6379/0?keyPrefix=myapp:&channel=myapp:broker' }))
+    const { config } = loadConfig({ cwd: dir, env: { ...KEYS, HERALD_BROKER: 'redis://cache:6379/0?keyPrefix=myapp:&channel=myapp:broker' } })
+    expect(config).toMatchObject({ history: 'redis://cache:6379/0?keyPrefix=myapp:&channel=myapp:broker', broker: 'redis://cache:6379/0?keyPrefix=myapp:&channel=myapp:broker' })
+    expect(loadConfig({ cwd: dir, env: KEYS, argv: ['--history', 'nats://n:4222?stream=MYAPP&subjectPrefix=myapp.history', '--broker', 'nats://n:4222?subject=myapp.broker'] }).config.broker).toBe(
+      'nats://n:4222?subject=myapp.broker',
+    )
+
+    const message = problems(() =>
+      loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--history', 'redis://:secret@cache:6379?keyprefix=myapp:', '--broker', 'nats://n:4222?subject=a.*'] }),
+    )
+    expect(message).toContain('history "redis://:***@cache:6379?keyprefix=myapp:": unknown query parameter "keyprefix"; a redis:// URL accepts keyPrefix, channel')
+    expect(message).toContain('broker "nats://n:4222?subject=a.*": query parameter subject')
+    expect(message).not.toContain('secret')
+    expect(problems(() => loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--history', 'nats://n?subjectPrefix=app', '--broker', 'nats://n?subject=app.broker'] }))).toContain(
+      "the broker subject app.broker is one of the history's subjects (app.>)",
+    )
+  })
+
   it('rejects a config file that is not a JSON object', () => {
     const dir = emptyDir()
     writeFileSync(join(dir, 'herald.json'), '[1, 2]')

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { checkEngineNames, parseEngineUrl, type EngineSetting, type EngineUrl } from '../engines-url.js'
 import { HubError } from '../errors.js'
 import { CONFIG_FIELDS, type ConfigField, DEFAULT_CONFIG, type HubConfig } from './config-schema.js'
 
@@ -118,6 +119,7 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
   }
   checkEngine('history', hub.history, ['sqlite:', 'memory', 'redis://', 'rediss://', 'nats://'], problems)
   checkEngine('broker', hub.broker, ['memory', 'redis://', 'rediss://', 'nats://'], problems)
+  checkEngineUrls(hub.history, hub.broker, problems)
   for (const origin of hub.corsOrigins) {
     if (origin !== '*' && !/^https?:\/\/[^/]+$/.test(origin)) problems.push(`corsOrigins: "${origin}" is not an origin (scheme://host[:port]) or *`)
   }
@@ -131,6 +133,26 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
 function checkEngine(key: string, value: string, prefixes: readonly string[], problems: string[]): void {
   if (!prefixes.some((p) => (p.endsWith(':') || p.endsWith('//') ? value.startsWith(p) : value === p))) {
     problems.push(`${key}: "${value}" is not one of ${prefixes.map((p) => (p.endsWith(':') ? `${p}PATH` : p.endsWith('//') ? `${p}…` : p)).join(', ')}`)
+  }
+}
+
+/** The query parameters of Redis and NATS URLs (`?keyPrefix=…`, `?stream=…`, …), checked as `createEngines` will. */
+function checkEngineUrls(historySpec: string, brokerSpec: string, problems: string[]): void {
+  const read = (setting: EngineSetting, spec: string): EngineUrl | null | undefined => {
+    try {
+      return parseEngineUrl(setting, spec)
+    } catch (error) {
+      problems.push((error as Error).message)
+      return null
+    }
+  }
+  const history = read('history', historySpec)
+  const broker = read('broker', brokerSpec)
+  if (history === null || broker === null) return
+  try {
+    checkEngineNames(history, broker)
+  } catch (error) {
+    problems.push((error as Error).message)
   }
 }
 

@@ -1,6 +1,7 @@
 // Connections and names of the NATS engines. Internal: not re-exported from index.ts.
 import { createHash } from 'node:crypto'
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node'
+import { isNatsStreamName, isNatsSubject } from '../engines-url.js'
 import { HubError } from '../errors.js'
 
 /** The NATS server the engines connect to when no `url` is given. */
@@ -53,17 +54,20 @@ export function subjectToken(text: string): string {
 /** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a subject prefix: dot-separated literal tokens. */
 export function subjectOption(owner: string, name: string, value: unknown, fallback: string): string {
   if (value === undefined) return fallback
-  if (typeof value !== 'string' || !/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(value)) {
+  if (typeof value !== 'string' || !isNatsSubject(value)) {
     throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be dot-separated subject tokens without spaces, * or >`)
   }
   return value
 }
 
-/** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a JetStream stream name (no spaces, `.`, `*`, `>`, `/`, `\`). */
+/**
+ * Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a JetStream stream name (no spaces, `.`, `*`, `>`,
+ * `/`, `\`, control characters).
+ */
 export function streamNameOption(owner: string, value: unknown, fallback: string): string {
   const stream = value ?? fallback
-  if (typeof stream !== 'string' || !/^[^\s.*>/\\]+$/.test(stream)) {
-    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: stream must be a name without spaces, '.', '*', '>', '/' or '\\'`)
+  if (typeof stream !== 'string' || !isNatsStreamName(stream)) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: stream must be a name without spaces, '.', '*', '>', '/', '\\' or control characters`)
   }
   return stream
 }

@@ -93,6 +93,10 @@ describe.runIf(hasNats)('NatsStreamBroker', () => {
       { stream: 'a.b' },
       { subjectPrefix: 'a.*' },
       { subject: '' },
+      // Inside the history's subjects: JetStream would store the forwarded messages.
+      { subject: 'herald.history.broker' },
+      { subjectPrefix: 'app', subject: 'app.broker' },
+      { stream: 'A\u0001B' },
       { pollMs: 0 },
       { batchSize: 1.5 },
       { onError: 'log' },

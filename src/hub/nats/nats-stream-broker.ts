@@ -57,7 +57,8 @@ export interface NatsStreamBrokerOptions {
   /**
    * A core NATS subject each published message is also sent to, so that hub nodes of the same cluster that run a
    * {@link NatsBroker} (configured with a broker URL other than their history URL) still receive it. `null` sends
-   * nothing: `publish` then resolves at once. Listeners of this broker never read the subject.
+   * nothing: `publish` then resolves at once. Listeners of this broker never read the subject. It must lie outside
+   * `<subjectPrefix>.>`, or JetStream would store the forwarded messages in the history.
    *
    * @defaultValue `DEFAULT_NATS_BROKER_SUBJECT` (`'herald.broker'`, the {@link NatsBroker} default)
    */
@@ -180,6 +181,10 @@ export class NatsStreamBroker implements Broker {
     this.#stream = streamNameOption(OWNER, options.stream, DEFAULT_NATS_HISTORY_STREAM)
     this.#prefix = subjectOption(OWNER, 'subjectPrefix', options.subjectPrefix, DEFAULT_NATS_HISTORY_SUBJECT_PREFIX)
     const subject = options.subject === null ? null : subjectOption(OWNER, 'subject', options.subject, DEFAULT_NATS_BROKER_SUBJECT)
+    if (subject?.startsWith(`${this.#prefix}.`) === true) {
+      // JetStream would store every forwarded message in the history, and the tail would read it as an update.
+      throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: subject ${subject} must not be one of the history's subjects (${this.#prefix}.>)`)
+    }
     this.#requestTimeoutMs = integerOption(OWNER, 'requestTimeoutMs', options.requestTimeoutMs, DEFAULT_NATS_REQUEST_TIMEOUT_MS, 1)
     this.#pollMs = integerOption(OWNER, 'pollMs', options.pollMs, DEFAULT_NATS_STREAM_BROKER_POLL_MS, 1)
     this.#batchSize = integerOption(OWNER, 'batchSize', options.batchSize, DEFAULT_NATS_STREAM_BROKER_BATCH_SIZE, 1)
