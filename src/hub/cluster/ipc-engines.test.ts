@@ -1,11 +1,15 @@
-import { describe, expect, it } from 'vitest'
+import { fork, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { brokerConformance } from '../broker/testing/broker-suite.js'
 import { MemoryHistory } from '../history/memory-history.js'
 import { historyConformance, sampleUpdate } from '../history/testing/history-suite.js'
 import { createClusterRelay, type ClusterRelay } from './cluster-relay.js'
 import { IpcBroker } from './ipc-broker.js'
-import { createChannelPair } from './ipc-channel.js'
-import { IpcHistory } from './ipc-history.js'
+import { createChannelPair, isIpcMessage, type IpcChannel } from './ipc-channel.js'
+import { DEFAULT_IPC_CALL_TIMEOUT_MS, IpcHistory } from './ipc-history.js'
 
 /** Connects a new worker-side channel to the relay, as `cluster.fork()` would. */
 function connect(relay: ClusterRelay) {
@@ -64,5 +68,147 @@ describe('IpcHistory', () => {
     const history = new IpcHistory({ channel: connect(createClusterRelay()) })
     await expect(history.size()).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
     await history.close()
+  })
+})
+
+describe('IpcHistory call timeout', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('rejects each call the primary does not answer within callTimeoutMs with ERR_HUB_HISTORY_UNAVAILABLE, and forgets it', async () => {
+    vi.useFakeTimers()
+    expect(DEFAULT_IPC_CALL_TIMEOUT_MS).toBe(10_000)
+    // A primary end that never answers: alive (the pipe takes messages) but stuck.
+    const [worker] = createChannelPair()
+    const history = new IpcHistory({ channel: worker, callTimeoutMs: 1_000 })
+    const outcomes = Array.from({ length: 100 }, (_, n) => (n % 2 === 0 ? history.size() : history.locate(`id-${n}`)).then(() => 'answered', (error: unknown) => error))
+    expect(history.pendingCalls).toBe(100)
+    await vi.advanceTimersByTimeAsync(999)
+    expect(history.pendingCalls).toBe(100)
+    await vi.advanceTimersByTimeAsync(1)
+    for (const outcome of await Promise.all(outcomes)) {
+      expect(outcome).toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE', message: expect.stringMatching(/did not answer (size|locate) within 1000 ms/) })
+    }
+    // Nothing is left behind: no pending entry, no timer.
+    expect(history.pendingCalls).toBe(0)
+    expect(vi.getTimerCount()).toBe(0)
+    await history.close()
+  })
+
+  it('clears the timers of the calls close() rejects', async () => {
+    vi.useFakeTimers()
+    const [worker] = createChannelPair()
+    const history = new IpcHistory({ channel: worker })
+    const pending = history.size()
+    await history.close()
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_CLOSED' })
+    expect(history.pendingCalls).toBe(0)
+    // Only the in-memory pipe's delivery of the call was left; the call's own timer is gone.
+    await vi.advanceTimersByTimeAsync(0)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('rejects at once when the pipe refuses the message', async () => {
+    const channel: IpcChannel = {
+      send: () => {
+        throw new Error('channel closed')
+      },
+      onMessage: () => () => undefined,
+    }
+    const history = new IpcHistory({ channel })
+    await expect(history.size()).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE', message: expect.stringContaining('cannot reach the primary') })
+    expect(history.pendingCalls).toBe(0)
+    await history.close()
+  })
+
+  it('validates its options with ERR_HUB_INVALID_OPTION', () => {
+    const [worker] = createChannelPair()
+    for (const options of [{ channel: worker, callTimeoutMs: 0 }, { channel: worker, callTimeoutMs: 1.5 }, { channel: undefined }, undefined]) {
+      expect(() => new IpcHistory(options as unknown as ConstructorParameters<typeof IpcHistory>[0]), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: 'ERR_HUB_INVALID_OPTION' }),
+      )
+    }
+  })
+
+  describe('over a real child-process IPC channel', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-ipc-'))
+    const children: ChildProcess[] = []
+    afterAll(() => {
+      for (const child of children) child.kill('SIGKILL')
+      rmSync(dir, { recursive: true, force: true })
+    })
+
+    /**
+     * Forks a stand-in for the primary: it answers `size` at once (42) and `append` after `stuckMs`, then tells the
+     * test with a `late-answer-sent` message. The IPC pipe keeps message order, so by the time the test sees that
+     * message the worker side has received the late answer.
+     */
+    function forkSlowPrimary(stuckMs: number): { child: ChildProcess; channel: IpcChannel; lateAnswerSent: (id: number) => Promise<void> } {
+      const script = join(dir, 'slow-primary.mjs')
+      writeFileSync(
+        script,
+        `process.on('message', (m) => {
+  if (m?.herald !== 'history-call') return
+  if (m.method === 'size') return process.send({ herald: 'history-result', id: m.id, ok: true, value: 42 })
+  setTimeout(() => {
+    process.send({ herald: 'history-result', id: m.id, ok: true, value: { epoch: 'late', offset: '1' } })
+    process.send({ herald: 'late-answer-sent', id: m.id })
+  }, ${stuckMs})
+})
+process.send({ herald: 'ready' })
+`,
+      )
+      const child = fork(script, [], { serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      children.push(child)
+      const channel: IpcChannel = {
+        send: (message) => void child.send(message),
+        onMessage(listener) {
+          const handler = (value: unknown): void => {
+            if (isIpcMessage(value)) listener(value)
+          }
+          child.on('message', handler)
+          return () => child.off('message', handler)
+        },
+      }
+      const lateAnswerSent = (id: number) =>
+        new Promise<void>((resolve) => {
+          const handler = (value: unknown): void => {
+            const message = value as { herald?: string; id?: number }
+            if (message.herald === 'late-answer-sent' && message.id === id) {
+              child.off('message', handler)
+              resolve()
+            }
+          }
+          child.on('message', handler)
+        })
+      return { child, channel, lateAnswerSent }
+    }
+
+    it('times out a call the primary is stuck on, ignores its late answer, and goes on with the next calls', async () => {
+      const { child, channel, lateAnswerSent } = forkSlowPrimary(600)
+      await new Promise<void>((resolve) => child.once('message', () => resolve()))
+      const history = new IpcHistory({ channel, callTimeoutMs: 150 })
+      try {
+        expect(await history.size()).toBe(42)
+        const lateAnswer = lateAnswerSent(2)
+        const started = Date.now()
+        await expect(history.append(sampleUpdate(1))).rejects.toMatchObject({
+          code: 'ERR_HUB_HISTORY_UNAVAILABLE',
+          message: 'IpcHistory: the primary process did not answer append within 150 ms',
+        })
+        expect(Date.now() - started).toBeGreaterThanOrEqual(140)
+        expect(Date.now() - started).toBeLessThan(600)
+        expect(history.pendingCalls).toBe(0)
+
+        // The answer to the timed-out call arrives, is dropped, and settles nothing else.
+        await lateAnswer
+        expect(history.pendingCalls).toBe(0)
+        expect(await history.size()).toBe(42)
+        expect(history.pendingCalls).toBe(0)
+      } finally {
+        await history.close()
+      }
+    })
   })
 })
