@@ -58,10 +58,10 @@ describe('parseEngineUrl', () => {
     const redis = invalid('redis://127.0.0.1:6379/0?keyprefix=myapp:')
     expect(redis.code).toBe('ERR_HUB_INVALID_OPTION')
     expect(redis.message).toContain('history "redis://127.0.0.1:6379/0?keyprefix=myapp:": unknown query parameter "keyprefix"')
-    expect(redis.message).toContain('accepts keyPrefix, channel')
+    expect(redis.message).toContain('accepts keyPrefix (the prefix of the history keys), channel (the broker\'s pub/sub channel)')
     const nats = invalid('nats://127.0.0.1:4222?stream=A&db=1', 'broker')
     expect(nats.message).toContain('broker "nats://127.0.0.1:4222?stream=A&db=1": unknown query parameter "db"')
-    expect(nats.message).toContain('accepts stream, subjectPrefix, subject')
+    expect(nats.message).toContain('accepts stream (the history\'s JetStream stream), subjectPrefix (the history\'s subjects, <subjectPrefix>.>), subject (the broker\'s subject)')
     // Redis parameters are not NATS parameters, and the other way round.
     expect(invalid('nats://h?keyPrefix=a').message).toContain('unknown query parameter "keyPrefix"')
     expect(invalid('redis://h?stream=A').message).toContain('unknown query parameter "stream"')

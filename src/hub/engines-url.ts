@@ -18,13 +18,13 @@ export type EngineSetting = 'history' | 'broker'
  */
 export const ENGINE_URL_PARAMETERS: Readonly<Record<UrlEngine, Readonly<Record<string, string>>>> = Object.freeze({
   redis: Object.freeze({
-    keyPrefix: 'the prefix of the history keys (RedisHistory, and the history a RedisStreamBroker tails)',
-    channel: 'the pub/sub channel of the broker (RedisBroker, and the forwarding channel of a RedisStreamBroker)',
+    keyPrefix: 'the prefix of the history keys',
+    channel: "the broker's pub/sub channel",
   }),
   nats: Object.freeze({
-    stream: 'the JetStream stream of the history (NatsHistory, and the stream a NatsStreamBroker tails)',
-    subjectPrefix: 'the first tokens of the history subjects, <subjectPrefix>.> (NatsHistory, NatsStreamBroker)',
-    subject: 'the core NATS subject of the broker (NatsBroker, and the forwarding subject of a NatsStreamBroker)',
+    stream: "the history's JetStream stream",
+    subjectPrefix: "the history's subjects, <subjectPrefix>.>",
+    subject: "the broker's subject",
   }),
 })
 
@@ -122,7 +122,7 @@ export function parseEngineUrl(setting: EngineSetting, spec: string): EngineUrl 
   const accepted = ENGINE_URL_PARAMETERS[engine]
   const acceptedList = Object.entries(accepted)
     .map(([name, what]) => `${name} (${what})`)
-    .join('; ')
+    .join(', ')
   const mark = spec.indexOf('?')
   const url = mark === -1 ? spec : spec.slice(0, mark)
   const query = mark === -1 ? '' : spec.slice(mark + 1)
@@ -137,7 +137,7 @@ export function parseEngineUrl(setting: EngineSetting, spec: string): EngineUrl 
     const name = decodeComponent(pair.slice(0, eq), fail)
     const value = decodeComponent(pair.slice(eq + 1), fail)
     if (!Object.hasOwn(accepted, name)) {
-      fail(`unknown query parameter "${name}"; a ${engine}:// URL accepts ${Object.keys(accepted).join(', ')}: ${acceptedList}`)
+      fail(`unknown query parameter "${name}"; a ${engine}:// URL accepts ${acceptedList}`)
     }
     if (Object.hasOwn(names, name)) fail(`query parameter ${name} is given twice`)
     const problem = valueProblem(name, value)

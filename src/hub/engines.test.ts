@@ -111,7 +111,7 @@ describe('createEngines', () => {
     const path = join(dir, 'never-opened.db')
     await expect(createEngines({ history: `sqlite:${path}`, broker: 'redis://127.0.0.1:6379?chanel=x' })).rejects.toMatchObject({
       code: 'ERR_HUB_INVALID_OPTION',
-      message: expect.stringContaining('unknown query parameter "chanel"; a redis:// URL accepts keyPrefix, channel'),
+      message: expect.stringContaining('unknown query parameter "chanel"; a redis:// URL accepts keyPrefix (the prefix of the history keys), channel (the broker\'s pub/sub channel)'),
     })
     expect(existsSync(path)).toBe(false)
     await expect(createHistory({ history: 'nats://127.0.0.1:4222?stream=MY.APP', broker: 'memory' })).rejects.toMatchObject({

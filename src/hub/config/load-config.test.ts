@@ -88,7 +88,7 @@ describe('loadConfig', () => {
     const message = problems(() =>
       loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--history', 'redis://:secret@cache:6379?keyprefix=myapp:', '--broker', 'nats://n:4222?subject=a.*'] }),
     )
-    expect(message).toContain('history "redis://:***@cache:6379?keyprefix=myapp:": unknown query parameter "keyprefix"; a redis:// URL accepts keyPrefix, channel')
+    expect(message).toContain('history "redis://:***@cache:6379?keyprefix=myapp:": unknown query parameter "keyprefix"; a redis:// URL accepts keyPrefix (the prefix of the history keys), channel (the broker\'s pub/sub channel)')
     expect(message).toContain('broker "nats://n:4222?subject=a.*": query parameter subject')
     expect(message).not.toContain('secret')
     expect(problems(() => loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--history', 'nats://n?subjectPrefix=app', '--broker', 'nats://n?subject=app.broker'] }))).toContain(
