@@ -94,6 +94,45 @@ describe('herald default-config and check-config', () => {
   })
 })
 
+describe('engine names in engine URLs', () => {
+  it('check-config accepts them, and exits 2 naming an unknown or invalid parameter and the accepted ones', async () => {
+    const named = await runHerald([
+      'check-config',
+      '--mode',
+      'development',
+      '--history',
+      'redis://:secret@127.0.0.1:6379/0?keyPrefix=myapp:',
+      '--broker',
+      'redis://:secret@127.0.0.1:6379/0?channel=myapp:broker',
+    ])
+    expect(named.status, named.stderr).toBe(0)
+    expect(named.stdout).toContain('configuration is valid')
+
+    const unknown = await runHerald(['check-config', '--mode', 'development', '--history', 'redis://:secret@127.0.0.1:6379/0?keyprefix=myapp:'])
+    expect(unknown.status).toBe(2)
+    expect(unknown.stderr).toContain('ERR_HUB_CONFIG_INVALID')
+    expect(unknown.stderr).toContain('history "redis://:***@127.0.0.1:6379/0?keyprefix=myapp:": unknown query parameter "keyprefix"; a redis:// URL accepts keyPrefix')
+    expect(unknown.stderr).not.toContain('secret')
+
+    const invalid = await runHerald(['check-config', '--mode', 'development', '--history', 'nats://127.0.0.1:4222?stream=MY.APP'])
+    expect(invalid.status).toBe(2)
+    expect(invalid.stderr).toContain('history "nats://127.0.0.1:4222?stream=MY.APP": query parameter stream')
+
+    // A broker subject the history's stream would capture, with the broker from the environment.
+    const overlap = await runHerald(['check-config', '--mode', 'development', '--history', 'nats://127.0.0.1:4222'], {
+      env: cleanEnv({ HERALD_BROKER: 'nats://127.0.0.1:4222?subject=herald.history.broker' }),
+    })
+    expect(overlap.status).toBe(2)
+    expect(overlap.stderr).toContain("the broker subject herald.history.broker is one of the history's subjects (herald.history.>)")
+  })
+
+  it('serve exits 2 on an unknown parameter before it connects to anything', async () => {
+    const result = await runHerald(['serve', '--mode', 'development', '--port', '0', '--no-demos', '--history', 'memory', '--broker', 'nats://127.0.0.1:1?subjects=x'], { cwd: dir.path })
+    expect(result.status).toBe(2)
+    expect(result.stderr).toContain('broker "nats://127.0.0.1:1?subjects=x": unknown query parameter "subjects"; a nats:// URL accepts stream')
+  })
+})
+
 describe('herald gen-token', () => {
   it('signs a token with the requested claims and lifetime', async () => {
     const result = await runHerald(['gen-token', '--key', SECRET, '--publish', '*', '--subscribe', 'https://example.com/books/{id}', '--subscribe', 'chat', '--expires-in', '1h'])
