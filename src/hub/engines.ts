@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import type { Broker } from './broker/broker.js'
 import { MemoryBroker } from './broker/memory-broker.js'
-import { brokerOptions, brokerTailsHistory, checkEngineNames, historyOptions, parseEngineUrl, type UrlEngine } from './engines-url.js'
+import { brokerOptions, brokerTailsHistory, checkEngineNames, historyOptions, parseEngineUrl, redactEngineUrl, type UrlEngine } from './engines-url.js'
 import { HubError } from './errors.js'
 import type { HistoryStore } from './history/history-store.js'
 import { MemoryHistory } from './history/memory-history.js'
@@ -152,7 +152,7 @@ export async function createHistory(settings: EngineSettings, options: CreateEng
   }
   if (spec === 'memory') return new MemoryHistory(bounds)
   const parsed = parseEngineUrl('history', spec)
-  if (parsed === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `history "${spec}" is not sqlite:PATH, memory, redis://… or nats://…`)
+  if (parsed === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `history "${redactEngineUrl(spec)}" is not sqlite:PATH, memory, redis://… or nats://…`)
   const engine = OPTIONAL_ENGINES[parsed.engine]
   const History = await loadEngine<HistoryStore>(engine, engine.history)
   return new History({ url: parsed.url, ...historyOptions(parsed), ...bounds, ...(options.onError !== undefined && { onError: options.onError }) })
@@ -176,7 +176,7 @@ export async function createBroker(spec: string, options: CreateBrokerOptions = 
   const onError = options.onError !== undefined ? { onError: options.onError } : {}
   if (spec === 'memory') return new MemoryBroker(onError)
   const parsed = parseEngineUrl('broker', spec)
-  if (parsed === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `broker "${spec}" is not memory, redis://… or nats://…`)
+  if (parsed === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `broker "${redactEngineUrl(spec)}" is not memory, redis://… or nats://…`)
   const history = options.history === undefined ? undefined : parseEngineUrl('history', options.history)
   checkEngineNames(history, parsed)
   const engine = OPTIONAL_ENGINES[parsed.engine]

@@ -91,6 +91,7 @@ describe('loadConfig', () => {
     expect(message).toContain('history "redis://:***@cache:6379?keyprefix=myapp:": unknown query parameter "keyprefix"; a redis:// URL accepts keyPrefix (the prefix of the history keys), channel (the broker\'s pub/sub channel)')
     expect(message).toContain('broker "nats://n:4222?subject=a.*": query parameter subject')
     expect(message).not.toContain('secret')
+    expect(problems(() => loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--history', 'postgres://user:hunter2@db'] }))).toContain('history: "postgres://user:***@db" is not one of')
     expect(problems(() => loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--history', 'nats://n?subjectPrefix=app', '--broker', 'nats://n?subject=app.broker'] }))).toContain(
       "the broker subject app.broker is one of the history's subjects (app.>)",
     )

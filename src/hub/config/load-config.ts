@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { checkEngineNames, parseEngineUrl, type EngineSetting, type EngineUrl } from '../engines-url.js'
+import { checkEngineNames, parseEngineUrl, redactEngineUrl, type EngineSetting, type EngineUrl } from '../engines-url.js'
 import { HubError } from '../errors.js'
 import { CONFIG_FIELDS, type ConfigField, DEFAULT_CONFIG, type HubConfig } from './config-schema.js'
 
@@ -132,7 +132,7 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
 
 function checkEngine(key: string, value: string, prefixes: readonly string[], problems: string[]): void {
   if (!prefixes.some((p) => (p.endsWith(':') || p.endsWith('//') ? value.startsWith(p) : value === p))) {
-    problems.push(`${key}: "${value}" is not one of ${prefixes.map((p) => (p.endsWith(':') ? `${p}PATH` : p.endsWith('//') ? `${p}…` : p)).join(', ')}`)
+    problems.push(`${key}: "${redactEngineUrl(value)}" is not one of ${prefixes.map((p) => (p.endsWith(':') ? `${p}PATH` : p.endsWith('//') ? `${p}…` : p)).join(', ')}`)
   }
 }
 
