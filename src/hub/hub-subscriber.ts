@@ -4,6 +4,10 @@ import type { RegisteredSubscriber } from './subscriber-registry.js'
 import type { TopicSelector } from './topic-selector.js'
 import type { HubMessage } from './update.js'
 
+// One options object each, not one per delivery.
+const BOUNDED = Object.freeze({ bounded: true })
+const UNBOUNDED = Object.freeze({ bounded: false })
+
 /** Live messages held while a resuming subscriber replays history; past it, the replay reads history again. */
 export const DEFAULT_RESUME_BUFFER = 1000
 
@@ -19,8 +23,8 @@ export class HubSubscriber implements RegisteredSubscriber {
   readonly payload: unknown
   /** The session, once the response is open. */
   session: Session | undefined
-  /** Called for each message delivered live (metrics). */
-  onDelivered: () => void = () => undefined
+  /** Called with the number of buffered messages sent when a replay ends (metrics; live ones are counted by the caller of {@link deliver}). */
+  onDelivered: (count: number) => void = () => undefined
 
   #replaying: boolean
   #buffer: { message: HubMessage; bytes: Uint8Array }[] = []
@@ -44,20 +48,21 @@ export class HubSubscriber implements RegisteredSubscriber {
     return !isPrivate || (this.privateAccess !== null && this.privateAccess.matches(topics))
   }
 
-  deliver(message: HubMessage, bytes: Uint8Array): void {
+  /** Sends a live message, or holds it while replaying. Returns whether it was sent now. */
+  deliver(message: HubMessage, bytes: Uint8Array): boolean {
     if (this.#replaying) {
-      if (this.#overflowed) return
+      if (this.#overflowed) return false
       if (this.#buffer.length >= this.#bufferLimit) {
         // Every live message is in history too: drop the buffer and let the replay read on.
         this.#overflowed = true
         this.#buffer = []
-        return
+        return false
       }
       this.#buffer.push({ message, bytes })
-      return
+      return false
     }
-    if (this.#replayedAlready(message)) return
-    if (this.#send(bytes, true)) this.onDelivered()
+    if (this.#replayedAlready(message)) return false
+    return this.#send(bytes, true)
   }
 
   /**
@@ -100,16 +105,18 @@ export class HubSubscriber implements RegisteredSubscriber {
     const buffered = this.#buffer
     this.#buffer = []
     this.#replaying = false
+    let sent = 0
     for (const { message, bytes } of buffered) {
       if (this.#replayedAlready(message)) continue
-      if (this.#send(bytes, true)) this.onDelivered()
+      if (this.#send(bytes, true)) sent++
     }
+    if (sent > 0) this.onDelivered(sent)
     return true
   }
 
   #send(bytes: Uint8Array, bounded: boolean): boolean {
     const session = this.session
     if (session === undefined || session.closed) return false
-    return session.sendBytes(bytes, { bounded })
+    return session.sendBytes(bytes, bounded ? BOUNDED : UNBOUNDED)
   }
 }

@@ -14,8 +14,11 @@ export interface RegisteredSubscriber {
   readonly privateAccess: TopicSelector | null
   /** The `mercure.payload` of its token, published with its subscriptions. */
   readonly payload: unknown
-  /** Receives a matching, authorised message with its encoded event bytes (the same bytes for every subscriber). */
-  deliver(message: HubMessage, bytes: Uint8Array): void
+  /**
+   * Receives a matching, authorised message with its encoded event bytes (the same bytes for every subscriber).
+   * Returns whether the message went to the subscriber's stream now (not held during a replay, nor dropped).
+   */
+  deliver(message: HubMessage, bytes: Uint8Array): boolean
   /** Receives an out-of-band event, such as the gap event after a broker outage. */
   notify(bytes: Uint8Array): void
 }
@@ -93,7 +96,8 @@ export class SubscriberRegistry {
   /**
    * Offers a message to every subscriber whose selectors match one of its topics and who may read it (private
    * updates need `privateAccess` matching one of the topics). `encode` runs at most once, only when someone
-   * receives the message. Returns the number of subscribers it was delivered to.
+   * receives the message. Returns the number of subscribers whose stream it went to now (see
+   * {@link RegisteredSubscriber.deliver}), so that a caller counts deliveries once per message, not once per subscriber.
    */
   dispatch(message: HubMessage, encode: (update: HubUpdate) => Uint8Array): number {
     const stamp = ++this.#stamp
@@ -107,8 +111,7 @@ export class SubscriberRegistry {
       if (!selectorChecked && !subscriber.selector.matches(update.topics)) return
       if (update.private && (subscriber.privateAccess === null || !subscriber.privateAccess.matches(update.topics))) return
       bytes ??= encode(update)
-      delivered++
-      subscriber.deliver(message, bytes)
+      if (subscriber.deliver(message, bytes)) delivered++
     }
     for (const topic of update.topics) {
       const set = this.#byTopic.get(topic)

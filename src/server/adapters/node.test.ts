@@ -1,6 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http'
 import { connect, createServer as createHttp2Server, type ClientHttp2Session, type Http2Server } from 'node:http2'
-import type { AddressInfo } from 'node:net'
+import { connect as netConnect, type AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createParser, type ParsedEvent } from '../../protocol/index.js'
 import { openEventStream } from '../../../test/helpers/event-stream-client.js'
@@ -60,18 +60,92 @@ describe('node adapter', () => {
     const server = await listen(
       createServer((req, r) => {
         res = r
-        before = { close: r.listenerCount('close'), drain: r.listenerCount('drain') }
+        // HTTP/1.1 writes go straight to the socket, so the drain listener is the socket's.
+        before = { close: r.listenerCount('close'), drain: r.socket!.listenerCount('drain') }
         session = sse(req, r, { keepAliveMs: null })
       }),
     )
     cleanup.push(() => server.close())
     const client = await openEventStream(`${server.url}/sse`)
     await waitFor(() => session !== undefined, 'the session')
-    expect(res!.listenerCount('drain')).toBe(before!.drain + 1)
+    const socket = res!.socket!
+    expect(socket.listenerCount('drain')).toBe(before!.drain + 1)
     client.close()
     await waitFor(() => session!.closed, 'the session to close')
-    expect(res!.listenerCount('drain')).toBe(before!.drain)
+    expect(socket.listenerCount('drain')).toBe(before!.drain)
     expect(res!.listenerCount('close')).toBeLessThanOrEqual(before!.close)
+  })
+
+  it('frames every write as one HTTP/1.1 chunk on the socket, ends the body, and leaves the connection reusable', async () => {
+    const server = await listen(
+      createServer((req, res) => {
+        if (req.url !== '/sse') {
+          res.end('plain')
+          return
+        }
+        const session = sse(req, res, { keepAliveMs: null })
+        const shared = new TextEncoder().encode('data: é\n\n')
+        session.send({ id: '1', data: 'one' })
+        session.sendBytes(shared)
+        session.sendBytes(shared)
+        session.sendBytes(new Uint8Array(0))
+        session.close()
+      }),
+    )
+    cleanup.push(() => server.close())
+    const socket = netConnect(Number(new URL(server.url).port), '127.0.0.1')
+    cleanup.push(() => {
+      socket.destroy()
+    })
+    const received: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => received.push(chunk))
+    const text = (): string => Buffer.concat(received).toString('latin1')
+    socket.write('GET /sse HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await waitFor(() => text().endsWith('\r\n0\r\n\r\n'), 'the last chunk')
+    const [head, body] = text().split('\r\n\r\n', 2) as [string, string]
+    expect(head.toLowerCase()).toContain('transfer-encoding: chunked')
+    expect(head.toLowerCase()).toContain('connection: keep-alive')
+    // RFC 9112 §7.1: chunk = chunk-size CRLF chunk-data CRLF; last-chunk = 1*("0") CRLF; then the trailer and CRLF.
+    // 'id: 1\ndata: one\n\n' is 17 bytes (chunk size 11); 'data: é\n\n' is 10 (é is two in UTF-8): chunk size a.
+    const shared = Buffer.from('data: é\n\n').toString('latin1')
+    expect(text().slice(head.length + 4)).toBe(`3\r\n:\n\n\r\n11\r\nid: 1\ndata: one\n\n\r\na\r\n${shared}\r\na\r\n${shared}\r\n0\r\n\r\n`)
+    expect(body.startsWith('3\r\n')).toBe(true)
+    // The body ended where HTTP says it did: the next request on the same connection is answered.
+    socket.write('GET /plain HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await waitFor(() => text().endsWith('plain'), 'the second response')
+  })
+
+  it('writes through res.write() when a middleware wrapped it, and on HTTP/1.0 without chunked encoding', async () => {
+    const wrapped: string[] = []
+    const server = await listen(
+      createServer((req, res) => {
+        if (req.url === '/wrapped') {
+          const write = res.write.bind(res) as (chunk: Uint8Array) => boolean
+          res.write = ((chunk: Uint8Array) => {
+            wrapped.push(Buffer.from(chunk).toString())
+            return write(chunk)
+          }) as typeof res.write
+        }
+        const session = sse(req, res, { keepAliveMs: null })
+        session.send({ data: 'hi' })
+        session.close()
+      }),
+    )
+    cleanup.push(() => server.close())
+    expect(await (await fetch(`${server.url}/wrapped`)).text()).toBe(':\n\ndata: hi\n\n')
+    expect(wrapped).toEqual([':\n\n', 'data: hi\n\n'])
+    const socket = netConnect(Number(new URL(server.url).port), '127.0.0.1')
+    cleanup.push(() => {
+      socket.destroy()
+    })
+    const received: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => received.push(chunk))
+    socket.write('GET /old HTTP/1.0\r\nHost: localhost\r\n\r\n')
+    await new Promise((resolve) => socket.once('close', resolve))
+    const [head, body] = Buffer.concat(received).toString().split('\r\n\r\n', 2) as [string, string]
+    expect(head.toLowerCase()).not.toContain('transfer-encoding')
+    // HTTP/1.0 has no chunks: the body is the stream, ended by closing the connection.
+    expect(body).toBe(':\n\ndata: hi\n\n')
   })
 
   it('serves HTTP/2 without connection-specific headers, and sees the stream reset', async () => {

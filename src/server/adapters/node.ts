@@ -1,15 +1,28 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { ServerError } from '../errors.js'
 import { createResponseHeaders } from '../response-headers.js'
 import { createSession, type Session, type SessionOptions } from '../session.js'
 import { createSseRequest, type Sink, type SseRequestOptions } from '../sink.js'
 import type { EventMap } from '../sse-event.js'
+import { frameChunk } from './chunk-frame.js'
 
 /** Options of the node adapter's {@link sse}: the session's, the request's, and extra response headers. */
 export interface NodeSseOptions extends SessionOptions, SseRequestOptions {
   /** Extra response headers (for example CORS). The SSE headers win over these. */
   headers?: Record<string, string>
+  /**
+   * Whether to set `TCP_NODELAY` on the HTTP/1.1 socket (turn Nagle's algorithm off). With Nagle's algorithm on (the
+   * default here), a small event written while the previous one is still unacknowledged waits in the kernel until
+   * the acknowledgement comes back, then leaves together with everything written meanwhile: the kernel coalesces a
+   * burst of events into few segments, and each write costs a third of the CPU. An event written to an idle stream
+   * leaves at once, and a client that reads promptly acknowledges at once (it never sends data, so its TCP stack
+   * does not delay the acknowledgement to piggyback it), so the added latency is one round trip during bursts only.
+   * `true` sends every event in its own segment at once, at the higher CPU cost, for clients that hold their
+   * acknowledgements back.
+   * @defaultValue `false`
+   */
+  noDelay?: boolean
 }
 
 /** An http response or an http2 compatibility response. */
@@ -17,8 +30,14 @@ type NodeResponse = ServerResponse | Http2ServerResponse
 
 /**
  * Turns a `node:http` or `node:http2` request into an SSE session: writes the headers and flushes them at once,
- * turns off Nagle's algorithm (HTTP/1.1), writes with `res.write()` and waits for `'drain'`, and aborts the session
- * when the response closes. Throws `ERR_SERVER_HEADERS_SENT` if the response already started.
+ * turns off Nagle's algorithm (HTTP/1.1), writes each chunk and waits for `'drain'`, and aborts the session when the
+ * response closes. Throws `ERR_SERVER_HEADERS_SENT` if the response already started.
+ *
+ * On HTTP/1.1 the body is chunked (`transfer-encoding: chunked`, as Node would choose) and each write goes to the
+ * socket as one pre-framed chunk, one `socket.write()` instead of `res.write()`'s three-part chunked write; the
+ * response's own `end()` still writes the last chunk. When the response's `write` was replaced (a middleware that
+ * wraps it) or the response does not own its socket yet, it writes with `res.write()` instead. HTTP/2 and HTTP/1.0
+ * responses always use `res.write()`.
  *
  * @example
  * ```ts
@@ -36,17 +55,33 @@ export function sse<Events extends object = EventMap>(
 ): Session<Events> {
   if (res.headersSent) throw new ServerError('ERR_SERVER_HEADERS_SENT', 'the response headers were already sent')
   const http2 = req.httpVersionMajor >= 2
+  const http11 = req.httpVersionMajor === 1 && req.httpVersionMinor >= 1
   const headers = createResponseHeaders(options.headers)
   // RFC 9113 §8.2.2: connection-specific header fields are malformed in HTTP/2.
   if (!http2) headers.set('connection', 'keep-alive')
+  // What Node picks for a body of unknown length on HTTP/1.1, said explicitly so that the framing is known here.
+  if (http11) headers.set('transfer-encoding', 'chunked')
   res.writeHead(200, Object.fromEntries(headers))
   const stream = res as ServerResponse
   if (!http2) {
     // HTTP/2 sends the headers in writeHead; HTTP/1.1 holds them until the first write unless flushed.
     stream.flushHeaders()
-    // Events are small and latency matters: no Nagle delay.
-    stream.socket?.setNoDelay(true)
+    // Why Nagle stays on by default: the hub and server fan-out benchmarks (`npm run bench:hub -- --systems
+    // herald-server,herald-hub,naive --scenarios S,A`) spent most of each delivery in the kernel's TCP send path with
+    // TCP_NODELAY set (Node's http default); with Nagle's algorithm on, back-to-back events of a burst are merged
+    // into one segment by the kernel and a write costs about a third (see `noDelay`).
+    stream.socket?.setNoDelay(options.noDelay ?? false)
   }
+  // Writing straight to the socket is safe when the headers went out to it already (nothing waits in the response)
+  // and nobody wraps `res.write`. Why: the server fan-out benchmark (`npm run bench:hub -- --systems
+  // herald-server,naive --scenarios S,A`) spent most of a delivery in `res.write()`'s chunked path, which corks the
+  // socket and writes size, bytes and CRLF as three buffers; one pre-framed buffer per write halves that cost.
+  const socket = stream.socket
+  const direct =
+    http11 && socket !== null && stream.write === OutgoingMessage.prototype.write && stream.writableLength === socket.writableLength
+      ? socket
+      : null
+  const target = direct ?? stream
 
   const controller = new AbortController()
   const onClose = (): void => controller.abort()
@@ -54,14 +89,15 @@ export function sse<Events extends object = EventMap>(
   stream.on('close', onClose)
   const sink: Sink = {
     signal: controller.signal,
-    write: (chunk) => stream.write(chunk),
+    // An empty chunk would end a chunked body: there is nothing to write.
+    write: direct === null ? (chunk) => stream.write(chunk) : (chunk) => chunk.byteLength === 0 || direct.write(frameChunk(chunk)),
     onDrain(listener) {
       drainListener = listener
-      stream.on('drain', listener)
+      target.on('drain', listener)
     },
     close() {
       stream.off('close', onClose)
-      if (drainListener !== undefined) stream.off('drain', drainListener)
+      if (drainListener !== undefined) target.off('drain', drainListener)
       if (!stream.writableEnded) stream.end()
     },
   }
