@@ -15,9 +15,9 @@ import { cleanEnv, startServe, type HeraldServer } from '../cli-process.js'
 import { openEventStream, type EventStreamClient } from './event-stream-client.js'
 
 /**
- * The Redis logical database the scale-out tests give `herald serve` (`--history` / `--broker redis://…/10`). The
- * command takes engine URLs only, so the key prefix (`herald:history:`), the broker channel (`herald:broker`), the
- * NATS stream (`HERALD_HISTORY`) and subjects (`herald.history.>`, `herald.broker`) are the defaults: these tests
+ * The Redis logical database the scale-out tests give `herald serve` (`--history` / `--broker redis://…/10`). These
+ * tests keep the engines' default names: the key prefix (`herald:history:`), the broker channel (`herald:broker`), the
+ * NATS stream (`HERALD_HISTORY`) and subjects (`herald.history.>`, `herald.broker`). They
  * empty database 10 and delete the `HERALD_HISTORY` stream before and after each test, and take a lock so that two
  * of them never use an engine at the same time.
  */
