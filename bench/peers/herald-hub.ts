@@ -31,10 +31,16 @@ import { heraldNodeFlags, heraldRoot, heraldVersion } from './herald-server-syst
 /** Time allowed for a hub node to listen and answer `/readyz` with 200. @defaultValue 20,000 ms */
 export const HUB_START_TIMEOUT_MS = 20_000
 
-/** Redis used by `herald-hub-redis-2` (database 11). Override with `HERALD_BENCH_REDIS_URL`. */
-export const BENCH_REDIS_URL = process.env.HERALD_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11'
-/** NATS used by `herald-hub-nats-2`. Override with `HERALD_BENCH_NATS_URL`. */
-export const BENCH_NATS_URL = process.env.HERALD_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222'
+/**
+ * Redis used by `herald-hub-redis-2`: database 11 and its own key prefix and channel, so a run never touches the
+ * names the tests or an application use. Override with `HERALD_BENCH_REDIS_URL`.
+ */
+export const BENCH_REDIS_URL = process.env.HERALD_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11?keyPrefix=herald-bench:history:&channel=herald-bench:broker'
+/**
+ * NATS used by `herald-hub-nats-2`: its own stream and subjects (see above). Override with `HERALD_BENCH_NATS_URL`.
+ */
+export const BENCH_NATS_URL =
+  process.env.HERALD_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222?stream=HERALD_BENCH_HISTORY&subjectPrefix=herald-bench.history&subject=herald-bench.broker'
 
 interface HubVariant {
   readonly name: string

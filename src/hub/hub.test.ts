@@ -1,4 +1,6 @@
 import { mkdtempSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -325,4 +327,28 @@ describe('hub: token expiry, CORS, subscriptions API and events', () => {
     await new Promise((resolve) => setTimeout(resolve, 200))
     expect(anonymous.events).toHaveLength(0)
   })
+})
+
+describe('TCP_NODELAY on subscriber connections', () => {
+  for (const noDelay of [false, true]) {
+    it(`sets it to ${String(noDelay)} when noDelay is ${noDelay ? 'true' : 'left out'}`, async () => {
+      const server = createServer((req, res) => void hub.handle(req, res))
+      const calls: boolean[] = []
+      server.on('connection', (socket: Socket) => {
+        const setNoDelay = socket.setNoDelay.bind(socket)
+        socket.setNoDelay = (value?: boolean) => {
+          calls.push(value ?? true)
+          return setNoDelay(value)
+        }
+      })
+      const hub = createHub({ publisherKey: { secret: SECRET }, anonymous: true, heartbeatMs: null, ...(noDelay && { noDelay }) })
+      hubs.push(hub)
+      const { url } = await hub.listen({ port: 0, server })
+      const stream = await subscribe(`${url}/.well-known/mercure`, 'topic=a')
+      expect((await publish(`${url}/.well-known/mercure`, { topic: 'a', data: 'x' }, await publisherToken())).status).toBe(200)
+      expect((await stream.until(1))[0]?.data).toBe('x')
+      // The subscriber's socket was set last (the publish request's socket is not an event stream).
+      expect(calls.at(-1)).toBe(noDelay)
+    })
+  }
 })

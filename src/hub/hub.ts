@@ -54,6 +54,13 @@ export interface HubOptions {
   maxBodyBytes?: number
   /** Per-subscriber queue bound in bytes; a subscriber past it is disconnected and resumes. @defaultValue {@link DEFAULT_HUB_MAX_QUEUE_BYTES} */
   maxQueueBytes?: number
+  /**
+   * Set `TCP_NODELAY` on subscriber connections (node:http only): every update leaves in its own segment at once.
+   * Off, Nagle's algorithm lets the kernel merge updates written while the previous one is unacknowledged, which
+   * costs about a third less CPU per delivery under load and adds up to a round trip during bursts (see the node
+   * adapter's `noDelay`). @defaultValue false
+   */
+  noDelay?: boolean
   /** Serve the subscriptions API and publish subscription events. @defaultValue false */
   subscriptions?: boolean
   /** Serve Prometheus metrics at `/metrics`. @defaultValue true */
@@ -128,6 +135,7 @@ export function createHub(options: HubOptions = {}): Hub {
   const maxBodyBytes = positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes')
   const maxQueueBytes = positive(options.maxQueueBytes, DEFAULT_HUB_MAX_QUEUE_BYTES, 'maxQueueBytes')
   if (heartbeatMs !== null) positive(heartbeatMs, DEFAULT_HEARTBEAT_MS, 'heartbeatMs')
+  const noDelay = options.noDelay === true
   const corsOrigins = [...(options.corsOrigins ?? [])]
   const authorizer =
     options.authorizer ??
@@ -164,7 +172,7 @@ export function createHub(options: HubOptions = {}): Hub {
       url,
       headers,
       body: (max) => readBounded(req, max, headers.get('content-length')),
-      openStream: (extra, sessionOptions) => nodeSse(req, res, { ...sessionOptions, headers: extra, lastEventIdParam: null }),
+      openStream: (extra, sessionOptions) => nodeSse(req, res, { ...sessionOptions, headers: extra, lastEventIdParam: null, noDelay }),
     }
     const response = await handleRequest(core, http, request)
     if (response === null) return false

@@ -3,7 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { ServerError } from '../errors.js'
 import { createResponseHeaders } from '../response-headers.js'
 import { createSession, type Session, type SessionOptions } from '../session.js'
-import { createSseRequest, type Sink, type SseRequestOptions } from '../sink.js'
+import { createSseRequest, type Sink, type SseRequest, type SseRequestOptions } from '../sink.js'
 import type { EventMap } from '../sse-event.js'
 import { frameChunk } from './chunk-frame.js'
 
@@ -103,15 +103,48 @@ export function sse<Events extends object = EventMap>(
   }
   // A response already closed (the client left before we got here) emits 'close' no more.
   if (stream.destroyed || stream.closed) controller.abort()
-  return createSession<Events>(sink, createSseRequest(requestUrl(req, http2), requestHeaders(req), options), options)
+  return createSession<Events>(sink, new NodeSseRequest(req, http2, options), options)
 }
 
-function requestUrl(req: IncomingMessage | Http2ServerRequest, http2: boolean): URL {
-  const host = (http2 ? req.headers[':authority'] : undefined) ?? req.headers.host ?? 'localhost'
-  const scheme = 'encrypted' in req.socket ? 'https' : 'http'
-  const path = req.url ?? '/'
+/**
+ * The request of a node session. The URL and the `Headers` are built when first read, not for every connection:
+ * most sessions never read them, and the two objects were a tenth of a session's heap in the hub benchmark's idle
+ * scenario (`npm run bench:hub -- --systems herald-hub --scenarios C`). The resume point is read at once, as
+ * {@link createSseRequest} reads it.
+ */
+class NodeSseRequest implements SseRequest {
+  readonly lastEventId: string | null
+  readonly #req: IncomingMessage | Http2ServerRequest
+  readonly #scheme: string
+  readonly #host: string
+  #url: URL | undefined
+  #headers: Headers | undefined
+
+  constructor(req: IncomingMessage | Http2ServerRequest, http2: boolean, options: SseRequestOptions) {
+    this.#req = req
+    this.#scheme = 'encrypted' in req.socket ? 'https' : 'http'
+    this.#host = String((http2 ? req.headers[':authority'] : undefined) ?? req.headers.host ?? 'localhost')
+    const header = req.headers['last-event-id']
+    const path = req.url ?? '/'
+    // Only a request with a query can carry the parameter: the URL is parsed for it only then.
+    this.lastEventId =
+      (typeof header === 'string' && header !== '') || !path.includes('?')
+        ? (header === undefined || header === '' ? null : String(header))
+        : createSseRequest(this.url, this.headers, options).lastEventId
+  }
+
+  get url(): URL {
+    return (this.#url ??= requestUrl(this.#req.url ?? '/', this.#scheme, this.#host))
+  }
+
+  get headers(): Headers {
+    return (this.#headers ??= requestHeaders(this.#req))
+  }
+}
+
+function requestUrl(path: string, scheme: string, host: string): URL {
   try {
-    return new URL(path, `${scheme}://${String(host)}`)
+    return new URL(path, `${scheme}://${host}`)
   } catch {
     // A Host header that is not a host: the path is what matters.
     return new URL(path, `${scheme}://localhost`)
