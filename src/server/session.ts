@@ -3,7 +3,7 @@ import type { HeraldError } from '../protocol/errors.js'
 import { checkFunction, checkMillisecondsOrNull, checkPositiveInteger } from './check-option.js'
 import { concatBytes } from './concat-bytes.js'
 import { ServerError } from './errors.js'
-import { DEFAULT_KEEP_ALIVE_MS, defaultKeepAliveScheduler, type KeepAliveScheduler } from './keep-alive.js'
+import { DEFAULT_KEEP_ALIVE_MS, defaultKeepAliveScheduler, type KeepAliveScheduler, type KeepAliveTarget } from './keep-alive.js'
 import { silentLogger, type Logger } from './logger.js'
 import type { Sink, SseRequest } from './sink.js'
 import { encodeSseEvent, serializeJson, type EventMap, type Serializer, type SseEvent } from './sse-event.js'
@@ -165,195 +165,235 @@ export function createSession<Events extends object = EventMap>(
   request: SseRequest,
   options: SessionOptions = {},
 ): Session<Events> {
-  const keepAliveMs = checkMillisecondsOrNull(options.keepAliveMs, 'keepAliveMs', DEFAULT_KEEP_ALIVE_MS)
-  const retry = options.retry ?? null
-  if (retry !== null && (typeof retry !== 'number' || !Number.isSafeInteger(retry) || retry < 0)) {
-    throw new ServerError('ERR_SERVER_INVALID_OPTION', `retry must be a non-negative integer of milliseconds or null, not ${String(retry)}`)
+  return new SinkSession<Events>(sink, request, options)
+}
+
+/** The keep-alive scheduler's view of a session: when it last wrote, and the keep-alive write. */
+class SessionKeepAlive implements KeepAliveTarget {
+  readonly #lastWriteAt: () => number
+  readonly keepAlive: () => void
+
+  constructor(lastWriteAt: () => number, keepAlive: () => void) {
+    this.#lastWriteAt = lastWriteAt
+    this.keepAlive = keepAlive
   }
-  const maxQueueBytes = checkPositiveInteger(options.maxQueueBytes, 'maxQueueBytes', DEFAULT_MAX_QUEUE_BYTES)
-  const maxQueueEvents = checkPositiveInteger(options.maxQueueEvents, 'maxQueueEvents', DEFAULT_MAX_QUEUE_EVENTS)
-  const serialize = checkFunction(options.serialize, 'serialize', serializeJson)
-  const scheduler = options.keepAliveScheduler ?? defaultKeepAliveScheduler
-  const logger = options.logger ?? silentLogger
 
-  const controller = new AbortController()
-  let closeReason: HeraldError | undefined
+  get lastWriteAt(): number {
+    return this.#lastWriteAt()
+  }
+}
+
+type FailCode = 'ERR_SERVER_WRITE_FAILED' | 'ERR_SERVER_SLOW_CONSUMER' | 'ERR_SERVER_CLIENT_GONE' | 'ERR_SERVER_SOURCE_FAILED'
+
+/**
+ * The session {@link createSession} returns. A class, so that its methods live once on the prototype: a session of
+ * closures cost about 1.6 KB of heap per connection in the hub benchmark's idle scenario (`npm run bench:hub --
+ * --systems herald-hub --scenarios C`), where memory per connection is the measure.
+ */
+class SinkSession<Events extends object> implements Session<Events> {
+  readonly request: SseRequest
+  readonly lastEventId: string | null
+  readonly maxQueueBytes: number
+  readonly maxQueueEvents: number
+  readonly #sink: Sink
+  readonly #controller = new AbortController()
+  readonly #serialize: Serializer
+  readonly #logger: Logger
+  readonly #scheduler: KeepAliveScheduler
+  #closeReason: HeraldError | undefined
   /** The sink is busy: a write returned `false` (waiting for drain) or a promise that has not settled. */
-  let writing = false
-  let queue: Uint8Array[] = []
-  let queuedBytes = 0
-  let queuedEvents = 0
+  #writing = false
+  #queue: Uint8Array[] = []
+  #queuedBytes = 0
+  #queuedEvents = 0
   /** The part of the queue sent with `bounded: false`, left out of the bounds. */
-  let unboundedBytes = 0
-  let unboundedEvents = 0
-  let drainWaiters: (() => void)[] = []
-  let lastWriteAt = scheduler.now()
-  let stopKeepAlive: (() => void) | undefined
+  #unboundedBytes = 0
+  #unboundedEvents = 0
+  #drainWaiters: (() => void)[] | undefined
+  #lastWriteAt: number
+  #stopKeepAlive: (() => void) | undefined
+  readonly #onGone = (): void => this.#fail('ERR_SERVER_CLIENT_GONE', 'the client went away')
+  readonly #onDrain = (): void => this.#drained()
 
-  function writeToSink(chunk: Uint8Array): void {
-    lastWriteAt = scheduler.now()
+  constructor(sink: Sink, request: SseRequest, options: SessionOptions) {
+    const keepAliveMs = checkMillisecondsOrNull(options.keepAliveMs, 'keepAliveMs', DEFAULT_KEEP_ALIVE_MS)
+    const retry = options.retry ?? null
+    if (retry !== null && (typeof retry !== 'number' || !Number.isSafeInteger(retry) || retry < 0)) {
+      throw new ServerError('ERR_SERVER_INVALID_OPTION', `retry must be a non-negative integer of milliseconds or null, not ${String(retry)}`)
+    }
+    this.maxQueueBytes = checkPositiveInteger(options.maxQueueBytes, 'maxQueueBytes', DEFAULT_MAX_QUEUE_BYTES)
+    this.maxQueueEvents = checkPositiveInteger(options.maxQueueEvents, 'maxQueueEvents', DEFAULT_MAX_QUEUE_EVENTS)
+    this.#serialize = checkFunction(options.serialize, 'serialize', serializeJson)
+    this.#scheduler = options.keepAliveScheduler ?? defaultKeepAliveScheduler
+    this.#logger = options.logger ?? silentLogger
+    this.#sink = sink
+    this.request = request
+    this.lastEventId = request.lastEventId
+    this.#lastWriteAt = this.#scheduler.now()
+
+    if (sink.signal.aborted) {
+      this.#onGone()
+      return
+    }
+    sink.signal.addEventListener('abort', this.#onGone, { once: true })
+    sink.onDrain?.(this.#onDrain)
+    this.#writeToSink(encodeBytes(retry === null ? { comment: '' } : { comment: '', retry }))
+    if (keepAliveMs !== null && this.#closeReason === undefined) {
+      const target = new SessionKeepAlive(
+        () => this.#lastWriteAt,
+        () => {
+          // Bytes still waiting for the client keep the connection busy already.
+          if (this.#closeReason === undefined && !this.#busy()) this.#writeToSink(KEEP_ALIVE_BYTES)
+        },
+      )
+      this.#stopKeepAlive = this.#scheduler.add(target, keepAliveMs)
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  get closed(): boolean {
+    return this.#closeReason !== undefined
+  }
+
+  get closeReason(): HeraldError | undefined {
+    return this.#closeReason
+  }
+
+  get queuedBytes(): number {
+    return this.#queuedBytes
+  }
+
+  get queuedEvents(): number {
+    return this.#queuedEvents
+  }
+
+  send(event: SseEvent<Events>): boolean {
+    if (this.#closeReason !== undefined) return false
+    return this.#push(encodeSseEvent(event, this.#serialize).bytes, 1, true)
+  }
+
+  sendBytes(bytes: Uint8Array, options?: SendBytesOptions): boolean {
+    if (!(bytes instanceof Uint8Array)) throw new ServerError('ERR_SERVER_INVALID_EVENT', 'sendBytes takes a Uint8Array')
+    return this.#push(bytes, options?.events ?? 1, options?.bounded ?? true)
+  }
+
+  comment(text: string): boolean {
+    if (this.#closeReason !== undefined) return false
+    return this.#push(encodeBytes({ comment: text }), 1, true)
+  }
+
+  stream(source: AsyncIterable<SseEvent<Events>> | Iterable<SseEvent<Events>>): Promise<void> {
+    return pump(this, source, this.#logger)
+  }
+
+  whenDrained(): Promise<void> {
+    if (this.#closeReason !== undefined || !this.#busy()) return Promise.resolve()
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve))
+  }
+
+  close(reason?: HeraldError): void {
+    this.#finish(reason ?? new ServerError('ERR_SERVER_SESSION_CLOSED', 'the server closed the session'), true)
+  }
+
+  #writeToSink(chunk: Uint8Array): void {
+    this.#lastWriteAt = this.#scheduler.now()
     let result: boolean | Promise<void>
     try {
-      result = sink.write(chunk)
+      result = this.#sink.write(chunk)
     } catch (cause) {
-      fail('ERR_SERVER_WRITE_FAILED', 'the sink threw on write', cause)
+      this.#fail('ERR_SERVER_WRITE_FAILED', 'the sink threw on write', cause)
       return
     }
     if (result === false) {
       // Without a drain notification the sink cannot tell us when it has room again: treat it as drained.
-      if (sink.onDrain !== undefined) writing = true
+      if (this.#sink.onDrain !== undefined) this.#writing = true
     } else if (typeof result === 'object') {
-      writing = true
-      result.then(onDrain, (cause: unknown) => fail('ERR_SERVER_WRITE_FAILED', 'the sink rejected a write', cause))
+      this.#writing = true
+      result.then(this.#onDrain, (cause: unknown) => this.#fail('ERR_SERVER_WRITE_FAILED', 'the sink rejected a write', cause))
     }
   }
 
-  function onDrain(): void {
-    if (closeReason !== undefined || !writing) return
-    writing = false
-    if (queue.length > 0) writeToSink(takeQueue())
-    if (!busy()) notifyDrained()
+  #drained(): void {
+    if (this.#closeReason !== undefined || !this.#writing) return
+    this.#writing = false
+    if (this.#queue.length > 0) this.#writeToSink(this.#takeQueue())
+    if (!this.#busy()) this.#notifyDrained()
   }
 
-  function takeQueue(): Uint8Array {
+  #takeQueue(): Uint8Array {
     // Coalesce: one write for everything the client fell behind on.
-    const chunk = concatBytes(queue)
-    queue = []
-    queuedBytes = queuedEvents = unboundedBytes = unboundedEvents = 0
+    const chunk = concatBytes(this.#queue)
+    this.#clearQueue()
     return chunk
   }
 
-  /** Whether bytes are waiting, in the queue or in the sink. A function, so each read sees the current state. */
-  function busy(): boolean {
-    return writing || queue.length > 0
+  #clearQueue(): void {
+    this.#queue = []
+    this.#queuedBytes = this.#queuedEvents = this.#unboundedBytes = this.#unboundedEvents = 0
   }
 
-  function isOpen(): boolean {
-    return closeReason === undefined
+  /** Whether bytes are waiting, in the queue or in the sink. */
+  #busy(): boolean {
+    return this.#writing || this.#queue.length > 0
   }
 
-  function notifyDrained(): void {
-    const waiters = drainWaiters
-    drainWaiters = []
+  #notifyDrained(): void {
+    const waiters = this.#drainWaiters
+    if (waiters === undefined) return
+    this.#drainWaiters = undefined
     for (const resolve of waiters) resolve()
   }
 
-  function push(bytes: Uint8Array, events: number, bounded: boolean): boolean {
-    if (closeReason !== undefined) return false
-    if (!busy()) {
-      writeToSink(bytes)
-      return isOpen()
+  #push(bytes: Uint8Array, events: number, bounded: boolean): boolean {
+    if (this.#closeReason !== undefined) return false
+    if (!this.#busy()) {
+      this.#writeToSink(bytes)
+      return !isClosed(this)
     }
-    queue.push(bytes)
-    queuedBytes += bytes.byteLength
-    queuedEvents += events
+    this.#queue.push(bytes)
+    this.#queuedBytes += bytes.byteLength
+    this.#queuedEvents += events
     if (!bounded) {
-      unboundedBytes += bytes.byteLength
-      unboundedEvents += events
-    } else if (queuedBytes - unboundedBytes > maxQueueBytes || queuedEvents - unboundedEvents > maxQueueEvents) {
-      fail('ERR_SERVER_SLOW_CONSUMER', `the client fell behind by more than ${maxQueueEvents} events or ${maxQueueBytes} bytes`)
+      this.#unboundedBytes += bytes.byteLength
+      this.#unboundedEvents += events
+    } else if (this.#queuedBytes - this.#unboundedBytes > this.maxQueueBytes || this.#queuedEvents - this.#unboundedEvents > this.maxQueueEvents) {
+      this.#fail('ERR_SERVER_SLOW_CONSUMER', `the client fell behind by more than ${this.maxQueueEvents} events or ${this.maxQueueBytes} bytes`)
       return false
     }
     return true
   }
 
-  function fail(code: 'ERR_SERVER_WRITE_FAILED' | 'ERR_SERVER_SLOW_CONSUMER' | 'ERR_SERVER_CLIENT_GONE' | 'ERR_SERVER_SOURCE_FAILED', message: string, cause?: unknown): void {
-    if (closeReason !== undefined) return
-    if (code === 'ERR_SERVER_WRITE_FAILED') logger.warn?.('closing an SSE session: write failed', { cause })
-    finish(new ServerError(code, message, cause === undefined ? undefined : { cause }), false)
+  #fail(code: FailCode, message: string, cause?: unknown): void {
+    if (this.#closeReason !== undefined) return
+    if (code === 'ERR_SERVER_WRITE_FAILED') this.#logger.warn?.('closing an SSE session: write failed', { cause })
+    this.#finish(new ServerError(code, message, cause === undefined ? undefined : { cause }), false)
   }
 
-  function finish(reason: HeraldError, flush: boolean): void {
-    if (closeReason !== undefined) return
-    closeReason = reason
-    stopKeepAlive?.()
-    sink.signal.removeEventListener('abort', onGone)
-    if (flush && queue.length > 0 && !sink.signal.aborted) {
+  #finish(reason: HeraldError, flush: boolean): void {
+    if (this.#closeReason !== undefined) return
+    this.#closeReason = reason
+    this.#stopKeepAlive?.()
+    const sink = this.#sink
+    sink.signal.removeEventListener('abort', this.#onGone)
+    if (flush && this.#queue.length > 0 && !sink.signal.aborted) {
       try {
-        void Promise.resolve(sink.write(takeQueue())).catch(() => undefined)
+        void Promise.resolve(sink.write(this.#takeQueue())).catch(() => undefined)
       } catch {
         // The client went away while we flushed; the close below still runs.
       }
     }
-    queue = []
-    queuedBytes = queuedEvents = unboundedBytes = unboundedEvents = 0
+    this.#clearQueue()
     try {
       sink.close()
     } catch (cause) {
-      logger.warn?.('an SSE sink threw on close', { cause })
+      this.#logger.warn?.('an SSE sink threw on close', { cause })
     }
-    controller.abort(reason)
-    notifyDrained()
+    this.#controller.abort(reason)
+    this.#notifyDrained()
   }
-
-  function onGone(): void {
-    fail('ERR_SERVER_CLIENT_GONE', 'the client went away')
-  }
-
-  const session: Session<Events> = {
-    request,
-    lastEventId: request.lastEventId,
-    signal: controller.signal,
-    get closed() {
-      return closeReason !== undefined
-    },
-    get closeReason() {
-      return closeReason
-    },
-    get queuedBytes() {
-      return queuedBytes
-    },
-    get queuedEvents() {
-      return queuedEvents
-    },
-    maxQueueBytes,
-    maxQueueEvents,
-    send(event) {
-      if (closeReason !== undefined) return false
-      return push(encodeSseEvent(event, serialize).bytes, 1, true)
-    },
-    sendBytes(bytes, sendOptions = {}) {
-      if (!(bytes instanceof Uint8Array)) throw new ServerError('ERR_SERVER_INVALID_EVENT', 'sendBytes takes a Uint8Array')
-      return push(bytes, sendOptions.events ?? 1, sendOptions.bounded ?? true)
-    },
-    comment(text) {
-      if (closeReason !== undefined) return false
-      return push(encodeBytes({ comment: text }), 1, true)
-    },
-    stream(source) {
-      return pump(session, source, logger)
-    },
-    whenDrained() {
-      if (closeReason !== undefined || (!writing && queue.length === 0)) return Promise.resolve()
-      return new Promise((resolve) => drainWaiters.push(resolve))
-    },
-    close(reason) {
-      finish(reason ?? new ServerError('ERR_SERVER_SESSION_CLOSED', 'the server closed the session'), true)
-    },
-  }
-
-  if (sink.signal.aborted) {
-    onGone()
-    return session
-  }
-  sink.signal.addEventListener('abort', onGone, { once: true })
-  sink.onDrain?.(onDrain)
-  writeToSink(encodeBytes(retry === null ? { comment: '' } : { comment: '', retry }))
-  if (keepAliveMs !== null && closeReason === undefined) {
-    stopKeepAlive = scheduler.add(
-      {
-        get lastWriteAt() {
-          return lastWriteAt
-        },
-        keepAlive() {
-          // Bytes still waiting for the client keep the connection busy already.
-          if (closeReason === undefined && !writing && queue.length === 0) writeToSink(KEEP_ALIVE_BYTES)
-        },
-      },
-      keepAliveMs,
-    )
-  }
-  return session
 }
 
 /** Feeds a source into a session, one event per drain, calling the iterator's `return()` when the session closes. */

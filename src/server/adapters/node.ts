@@ -1,5 +1,6 @@
 import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { Socket } from 'node:net'
 import { ServerError } from '../errors.js'
 import { createResponseHeaders } from '../response-headers.js'
 import { createSession, type Session, type SessionOptions } from '../session.js'
@@ -81,29 +82,50 @@ export function sse<Events extends object = EventMap>(
     http11 && socket !== null && stream.write === OutgoingMessage.prototype.write && stream.writableLength === socket.writableLength
       ? socket
       : null
-  const target = direct ?? stream
 
-  const controller = new AbortController()
-  const onClose = (): void => controller.abort()
-  let drainListener: (() => void) | undefined
-  stream.on('close', onClose)
-  const sink: Sink = {
-    signal: controller.signal,
-    // An empty chunk would end a chunked body: there is nothing to write.
-    write: direct === null ? (chunk) => stream.write(chunk) : (chunk) => chunk.byteLength === 0 || direct.write(frameChunk(chunk)),
-    onDrain(listener) {
-      drainListener = listener
-      target.on('drain', listener)
-    },
-    close() {
-      stream.off('close', onClose)
-      if (drainListener !== undefined) target.off('drain', drainListener)
-      if (!stream.writableEnded) stream.end()
-    },
-  }
-  // A response already closed (the client left before we got here) emits 'close' no more.
-  if (stream.destroyed || stream.closed) controller.abort()
+  const sink = new NodeSink(stream, direct)
   return createSession<Events>(sink, new NodeSseRequest(req, http2, options), options)
+}
+
+/**
+ * The sink of a node session: writes to the socket (`direct`) or with `res.write()`, and aborts when the response
+ * closes. A class, so that a connection costs no closures but the close listener.
+ */
+class NodeSink implements Sink {
+  readonly #controller = new AbortController()
+  readonly #stream: ServerResponse
+  readonly #direct: Socket | null
+  #drainListener: (() => void) | undefined
+  readonly #onClose = (): void => this.#controller.abort()
+
+  constructor(stream: ServerResponse, direct: Socket | null) {
+    this.#stream = stream
+    this.#direct = direct
+    stream.on('close', this.#onClose)
+    // A response already closed (the client left before we got here) emits 'close' no more.
+    if (stream.destroyed || stream.closed) this.#controller.abort()
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#direct === null) return this.#stream.write(chunk)
+    // An empty chunk would end a chunked body: there is nothing to write.
+    return chunk.byteLength === 0 || this.#direct.write(frameChunk(chunk))
+  }
+
+  onDrain(listener: () => void): void {
+    this.#drainListener = listener
+    ;(this.#direct ?? this.#stream).on('drain', listener)
+  }
+
+  close(): void {
+    this.#stream.off('close', this.#onClose)
+    if (this.#drainListener !== undefined) (this.#direct ?? this.#stream).off('drain', this.#drainListener)
+    if (!this.#stream.writableEnded) this.#stream.end()
+  }
 }
 
 /**
