@@ -4,13 +4,14 @@
  */
 import { betterSseSystem } from '../peers/better-sse.js'
 import {
+  heraldHubNagleSystem,
   heraldHubNats2System,
   heraldHubRedis2System,
   heraldHubSqliteSystem,
   heraldHubSystem,
   heraldHubWorkers2System,
 } from '../peers/herald-hub.js'
-import { heraldServerSystem } from '../peers/herald-server-system.js'
+import { heraldServerNagleSystem, heraldServerSystem } from '../peers/herald-server-system.js'
 import { naiveSystem } from '../peers/naive.js'
 import { nchanSystem } from '../peers/nchan.js'
 import { pushpinSystem } from '../peers/pushpin.js'
@@ -23,7 +24,9 @@ export const SYSTEMS: readonly SystemDefinition[] = [
   naiveSystem,
   betterSseSystem,
   heraldServerSystem,
+  heraldServerNagleSystem,
   heraldHubSystem,
+  heraldHubNagleSystem,
   heraldHubSqliteSystem,
   heraldHubWorkers2System,
   heraldHubRedis2System,

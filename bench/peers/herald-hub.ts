@@ -201,6 +201,15 @@ export const heraldHubSystem = defineHub({
   engine: () => ({ history: 'memory', broker: 'memory' }),
 })
 
+/** One hub process, in-memory history and broker, with `--nagle` (Nagle's algorithm on subscriber connections). */
+export const heraldHubNagleSystem = defineHub({
+  name: 'herald-hub-nagle',
+  description: "Herald hub as herald-hub, with --nagle (Nagle's algorithm on subscriber connections)",
+  nodes: 1,
+  engine: () => ({ history: 'memory', broker: 'memory' }),
+  extraArgs: ['--nagle'],
+})
+
 /** One hub process with the default history engine: a SQLite file (in the run's temp dir). */
 export const heraldHubSqliteSystem = defineHub({
   name: 'herald-hub-sqlite',

@@ -38,29 +38,46 @@ export function heraldVersion(): string | null {
   }
 }
 
-/** Herald's server library, one channel per topic. One process: at most about 19,900 connections here. */
-export const heraldServerSystem: SystemDefinition = {
-  name: 'herald-server',
-  description: 'Herald server library (herald-sse/server + /server/node) on node:http, a channel per topic',
-  check() {
-    return Promise.resolve(
-      heraldVersion() === null ? { available: false, reason: 'dist/ is not built (npm run build)' } : { available: true },
-    )
-  },
-  async start(options): Promise<RunningSystem> {
-    const port = await findFreePort()
-    const service = await startChildService({
-      name: 'herald-server',
-      command: process.execPath,
-      args: [...heraldNodeFlags(), builtProgramPath(options.buildDir, 'herald-server'), '--host', '127.0.0.1', '--port', String(port)],
-      logFile: join(options.workDir, 'herald-server.log'),
-    })
-    try {
-      await waitForPort('127.0.0.1', port, { timeoutMs: NODE_SERVER_START_TIMEOUT_MS, stillStarting: () => service.isRunning() })
-    } catch (error) {
-      await service.stop()
-      throw new Error(`herald-server: ${(error as Error).message}\n${service.logTail()}`)
-    }
-    return pubSubNodeSystem(service, port, `herald-sse ${heraldVersion() ?? '?'} server on node ${process.version}`, 'id')
-  },
+/** Herald's server library, one channel per topic, with the adapter's defaults or with Nagle's algorithm on. */
+function defineHeraldServer(name: string, nagle: boolean): SystemDefinition {
+  return {
+    name,
+    description: `Herald server library (herald-sse/server + /server/node) on node:http, a channel per topic${nagle ? ", noDelay: false (Nagle's algorithm on)" : ''}`,
+    check() {
+      return Promise.resolve(
+        heraldVersion() === null ? { available: false, reason: 'dist/ is not built (npm run build)' } : { available: true },
+      )
+    },
+    async start(options): Promise<RunningSystem> {
+      const port = await findFreePort()
+      const service = await startChildService({
+        name,
+        command: process.execPath,
+        args: [
+          ...heraldNodeFlags(),
+          builtProgramPath(options.buildDir, 'herald-server'),
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          ...(nagle ? ['--nagle'] : []),
+        ],
+        logFile: join(options.workDir, `${name}.log`),
+      })
+      try {
+        await waitForPort('127.0.0.1', port, { timeoutMs: NODE_SERVER_START_TIMEOUT_MS, stillStarting: () => service.isRunning() })
+      } catch (error) {
+        await service.stop()
+        throw new Error(`${name}: ${(error as Error).message}\n${service.logTail()}`)
+      }
+      const version = `herald-sse ${heraldVersion() ?? '?'} server on node ${process.version}${nagle ? ', Nagle on' : ''}`
+      return pubSubNodeSystem(service, port, version, 'id')
+    },
+  }
 }
+
+/** Herald's server library with the adapter's defaults. One process: at most about 19,900 connections here. */
+export const heraldServerSystem: SystemDefinition = defineHeraldServer('herald-server', false)
+
+/** Herald's server library with `noDelay: false`: Nagle's algorithm merges the events of a burst in the kernel. */
+export const heraldServerNagleSystem: SystemDefinition = defineHeraldServer('herald-server-nagle', true)

@@ -9,14 +9,18 @@
  *   POST /pub?id=<topic>       → body is the event data (raw string); 200 "delivered N"
  *                                (`?topic=` is accepted too, like the other Node peers)
  *
- * Usage: node herald-server.js --host 127.0.0.1 --port 8080
+ * Usage: node herald-server.js --host 127.0.0.1 --port 8080 [--nagle]
  */
 import http from 'node:http'
 import { parseArgs } from 'node:util'
 import { createChannel, type Channel } from 'herald-sse/server'
 import { sse } from 'herald-sse/server/node'
 
-const { values } = parseArgs({ options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '0' } } })
+const { values } = parseArgs({
+  options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '0' }, nagle: { type: 'boolean', default: false } },
+})
+// `--nagle`: the adapter's `noDelay: false` (Nagle's algorithm on), the throughput setting.
+const sessionOptions = { noDelay: !values.nagle }
 
 const channels = new Map<string, Channel<{ message: string }>>()
 
@@ -43,7 +47,7 @@ const server = http.createServer((req, res) => {
   if (req.method === 'GET' && url.pathname.startsWith('/sub/')) {
     const topic = decodeURIComponent(url.pathname.slice('/sub/'.length))
     const channel = channelFor(topic)
-    const session = sse<{ message: string }>(req, res)
+    const session = sse<{ message: string }>(req, res, sessionOptions)
     channel.add(session)
     // Drop empty channels so the map stays bounded by the live topics (after the channel's own abort
     // listener has removed the session).

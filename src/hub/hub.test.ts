@@ -330,8 +330,8 @@ describe('hub: token expiry, CORS, subscriptions API and events', () => {
 })
 
 describe('TCP_NODELAY on subscriber connections', () => {
-  for (const noDelay of [false, true]) {
-    it(`sets it to ${String(noDelay)} when noDelay is ${noDelay ? 'true' : 'left out'}`, async () => {
+  for (const nagle of [false, true]) {
+    it(`sets it to ${String(!nagle)} when nagle is ${nagle ? 'true' : 'left out'}`, async () => {
       const server = createServer((req, res) => void hub.handle(req, res))
       const calls: boolean[] = []
       server.on('connection', (socket: Socket) => {
@@ -341,14 +341,14 @@ describe('TCP_NODELAY on subscriber connections', () => {
           return setNoDelay(value)
         }
       })
-      const hub = createHub({ publisherKey: { secret: SECRET }, anonymous: true, heartbeatMs: null, ...(noDelay && { noDelay }) })
+      const hub = createHub({ publisherKey: { secret: SECRET }, anonymous: true, heartbeatMs: null, ...(nagle && { nagle }) })
       hubs.push(hub)
       const { url } = await hub.listen({ port: 0, server })
       const stream = await subscribe(`${url}/.well-known/mercure`, 'topic=a')
       expect((await publish(`${url}/.well-known/mercure`, { topic: 'a', data: 'x' }, await publisherToken())).status).toBe(200)
       expect((await stream.until(1))[0]?.data).toBe('x')
       // The subscriber's socket was set last (the publish request's socket is not an event stream).
-      expect(calls.at(-1)).toBe(noDelay)
+      expect(calls.at(-1)).toBe(!nagle)
     })
   }
 })

@@ -55,12 +55,12 @@ export interface HubOptions {
   /** Per-subscriber queue bound in bytes; a subscriber past it is disconnected and resumes. @defaultValue {@link DEFAULT_HUB_MAX_QUEUE_BYTES} */
   maxQueueBytes?: number
   /**
-   * Set `TCP_NODELAY` on subscriber connections (node:http only): every update leaves in its own segment at once.
-   * Off, Nagle's algorithm lets the kernel merge updates written while the previous one is unacknowledged, which
-   * costs about a third less CPU per delivery under load and adds up to a round trip during bursts (see the node
-   * adapter's `noDelay`). @defaultValue false
+   * Turn Nagle's algorithm on for subscriber connections (node:http only; off means `TCP_NODELAY`, Node's default).
+   * The kernel then merges updates written to a stream while its previous segment is unacknowledged: under burst
+   * fan-out about half the CPU per delivery, at the cost of up to a round trip more latency for the later updates of
+   * a burst, or a client's delayed-acknowledgement time (see the node adapter's `noDelay`). @defaultValue false
    */
-  noDelay?: boolean
+  nagle?: boolean
   /** Serve the subscriptions API and publish subscription events. @defaultValue false */
   subscriptions?: boolean
   /** Serve Prometheus metrics at `/metrics`. @defaultValue true */
@@ -135,7 +135,7 @@ export function createHub(options: HubOptions = {}): Hub {
   const maxBodyBytes = positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes')
   const maxQueueBytes = positive(options.maxQueueBytes, DEFAULT_HUB_MAX_QUEUE_BYTES, 'maxQueueBytes')
   if (heartbeatMs !== null) positive(heartbeatMs, DEFAULT_HEARTBEAT_MS, 'heartbeatMs')
-  const noDelay = options.noDelay === true
+  const noDelay = options.nagle !== true
   const corsOrigins = [...(options.corsOrigins ?? [])]
   const authorizer =
     options.authorizer ??

@@ -20,7 +20,9 @@ const SYSTEM_COLORS: Readonly<Record<string, string>> = {
   naive: '#718096',
   'better-sse': '#38a169',
   'herald-server': '#c53030',
+  'herald-server-nagle': '#feb2b2',
   'herald-hub': '#805ad5',
+  'herald-hub-nagle': '#d6bcfa',
 }
 const SPARE_COLORS = ['#dd6b20', '#319795', '#d53f8c', '#2c5282']
 

@@ -61,8 +61,8 @@ export interface HubConfig {
   anonymous: boolean
   /** Heartbeat comment interval in milliseconds, `0` to turn off. */
   heartbeatMs: number
-  /** Set TCP_NODELAY on subscriber connections (each update in its own segment, at a higher CPU cost). */
-  noDelay: boolean
+  /** Nagle's algorithm on subscriber connections: the kernel merges bursts (less CPU, more latency). */
+  nagle: boolean
   /** Largest accepted publish body, in bytes. */
   maxBodyBytes: number
   /** Publish subscription events and serve the subscriptions API. */
@@ -95,7 +95,7 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = Object.freeze({
   corsOrigins: [],
   anonymous: false,
   heartbeatMs: 15_000,
-  noDelay: false,
+  nagle: false,
   maxBodyBytes: 1024 * 1024,
   subscriptions: false,
   demos: false,
@@ -128,7 +128,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = Object.freeze([
   field('corsOrigins', 'list', 'allowed CORS origins, comma-separated'),
   field('anonymous', 'boolean', 'allow subscribers without a JWT'),
   field('heartbeatMs', 'duration', 'heartbeat comment interval (ms, or 15s; 0 turns it off)', { min: 0 }),
-  field('noDelay', 'boolean', 'TCP_NODELAY on subscriber connections: no kernel merging of updates, more CPU per delivery'),
+  field('nagle', 'boolean', "Nagle's algorithm on subscriber connections: the kernel merges bursts of updates (less CPU, up to a round trip more latency)"),
   field('maxBodyBytes', 'integer', 'largest publish body in bytes', { min: 1 }),
   field('subscriptions', 'boolean', 'serve the subscriptions API and publish subscription events'),
   field('demos', 'boolean', 'serve the demo pages at /'),

@@ -13,15 +13,14 @@ export interface NodeSseOptions extends SessionOptions, SseRequestOptions {
   /** Extra response headers (for example CORS). The SSE headers win over these. */
   headers?: Record<string, string>
   /**
-   * Whether to set `TCP_NODELAY` on the HTTP/1.1 socket (turn Nagle's algorithm off). With Nagle's algorithm on (the
-   * default here), a small event written while the previous one is still unacknowledged waits in the kernel until
-   * the acknowledgement comes back, then leaves together with everything written meanwhile: the kernel coalesces a
-   * burst of events into few segments, and each write costs a third of the CPU. An event written to an idle stream
-   * leaves at once, and a client that reads promptly acknowledges at once (it never sends data, so its TCP stack
-   * does not delay the acknowledgement to piggyback it), so the added latency is one round trip during bursts only.
-   * `true` sends every event in its own segment at once, at the higher CPU cost, for clients that hold their
-   * acknowledgements back.
-   * @defaultValue `false`
+   * Whether to set `TCP_NODELAY` on the HTTP/1.1 socket, as Node's http server does: every write leaves at once in its
+   * own segment. `false` turns Nagle's algorithm on for the stream: a small event written while the previous one is
+   * still unacknowledged waits in the kernel for the acknowledgement and then leaves together with everything written
+   * meanwhile. Under burst fan-out that merges events into few segments and cuts the CPU per delivery by half or more
+   * (the server fan-out benchmark, scenario S); the price is latency: up to one round trip for the later events of a
+   * burst, and up to a client's delayed-acknowledgement time (tens to 200 ms on some systems) when it holds its
+   * acknowledgements back. At a steady rate with events further apart than a round trip it changes nothing.
+   * @defaultValue `true`
    */
   noDelay?: boolean
 }
@@ -67,11 +66,9 @@ export function sse<Events extends object = EventMap>(
   if (!http2) {
     // HTTP/2 sends the headers in writeHead; HTTP/1.1 holds them until the first write unless flushed.
     stream.flushHeaders()
-    // Why Nagle stays on by default: the hub and server fan-out benchmarks (`npm run bench:hub -- --systems
-    // herald-server,herald-hub,naive --scenarios S,A`) spent most of each delivery in the kernel's TCP send path with
-    // TCP_NODELAY set (Node's http default); with Nagle's algorithm on, back-to-back events of a burst are merged
-    // into one segment by the kernel and a write costs about a third (see `noDelay`).
-    stream.socket?.setNoDelay(options.noDelay ?? false)
+    // Events are small and latency matters: no Nagle delay unless asked for (see `noDelay`, and the `-nagle` systems of
+    // `npm run bench:hub`, where most of a delivery is the kernel's TCP send path that Nagle's algorithm merges).
+    stream.socket?.setNoDelay(options.noDelay ?? true)
   }
   // Writing straight to the socket is safe when the headers went out to it already (nothing waits in the response)
   // and nobody wraps `res.write`. Why: the server fan-out benchmark (`npm run bench:hub -- --systems
