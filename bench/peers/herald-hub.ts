@@ -171,7 +171,7 @@ function defineHub(variant: HubVariant): SystemDefinition {
       const publishPort = ports[0] ?? 0
       const engineNote = variant.engineProcess ? ` + ${variant.engineProcess} (${history})` : ` (history ${history.split(':')[0]})`
       return {
-        version: `herald-sse ${heraldVersion() ?? '?'} hub × ${variant.nodes} on node ${process.version}${engineNote}`,
+        version: `herald-sse ${heraldVersion() ?? '?'} hub × ${variant.nodes} on node ${process.version}${engineNote}${variant.extraArgs ? `, ${variant.extraArgs.join(' ')}` : ''}`,
         subscribeUrl: (topic) => hubUrl(publishPort, topic),
         ...(ports.length > 1 ? { subscribeUrls: (topic: string) => ports.map((port) => hubUrl(port, topic)) } : {}),
         publish: {
