@@ -12,8 +12,18 @@ import { waitForPort } from './wait-for-port.js'
 /** Time allowed for a Node server to listen. @defaultValue 15,000 ms */
 export const NODE_SERVER_START_TIMEOUT_MS = 15_000
 
+/** Options of {@link startNodeServer}. */
+export interface NodeServerOptions {
+  /** Arguments after `--host` and `--port`. @defaultValue none */
+  readonly args?: readonly string[]
+  /** Node flags before the program (for example `--cpu-prof`). @defaultValue none */
+  readonly nodeFlags?: readonly string[]
+  /** The service's name in logs and errors, and its log file's. @defaultValue the program's name */
+  readonly name?: string
+}
+
 /**
- * Runs `node <buildDir>/<program>.js --host 127.0.0.1 --port <free port>` and waits until it listens.
+ * Runs `node [flags] <buildDir>/<program>.js --host 127.0.0.1 --port <free port> [args]` and waits until it listens.
  *
  * @example
  * const { service, port } = await startNodeServer(options, 'naive-server')
@@ -21,20 +31,21 @@ export const NODE_SERVER_START_TIMEOUT_MS = 15_000
 export async function startNodeServer(
   options: SystemStartOptions,
   program: string,
-  extraArgs: readonly string[] = [],
+  server: NodeServerOptions = {},
 ): Promise<{ service: ChildService; port: number }> {
   const port = await findFreePort()
+  const name = server.name ?? program
   const service = await startChildService({
-    name: program,
+    name,
     command: process.execPath,
-    args: [builtProgramPath(options.buildDir, program), '--host', '127.0.0.1', '--port', String(port), ...extraArgs],
-    logFile: join(options.workDir, `${program}.log`),
+    args: [...(server.nodeFlags ?? []), builtProgramPath(options.buildDir, program), '--host', '127.0.0.1', '--port', String(port), ...(server.args ?? [])],
+    logFile: join(options.workDir, `${name}.log`),
   })
   try {
     await waitForPort('127.0.0.1', port, { timeoutMs: NODE_SERVER_START_TIMEOUT_MS, stillStarting: () => service.isRunning() })
   } catch (error) {
     await service.stop()
-    throw new Error(`${program}: ${(error as Error).message}\n${service.logTail()}`)
+    throw new Error(`${name}: ${(error as Error).message}\n${service.logTail()}`)
   }
   return { service, port }
 }

@@ -1,12 +1,8 @@
 /** System module: Herald's server library on node:http (`herald-server.ts`). */
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { builtProgramPath } from '../harness/built-program.js'
-import { startChildService } from '../harness/child-service.js'
-import { findFreePort } from '../harness/free-port.js'
-import { NODE_SERVER_START_TIMEOUT_MS, pubSubNodeSystem } from '../harness/start-node-server.js'
+import { pubSubNodeSystem, startNodeServer } from '../harness/start-node-server.js'
 import type { RunningSystem, SystemDefinition } from '../harness/system.js'
-import { waitForPort } from '../harness/wait-for-port.js'
 
 /**
  * Extra Node flags for the Herald processes under test, from `HERALD_BENCH_NODE_FLAGS` (space-separated),
@@ -49,27 +45,11 @@ function defineHeraldServer(name: string, nagle: boolean): SystemDefinition {
       )
     },
     async start(options): Promise<RunningSystem> {
-      const port = await findFreePort()
-      const service = await startChildService({
+      const { service, port } = await startNodeServer(options, 'herald-server', {
         name,
-        command: process.execPath,
-        args: [
-          ...heraldNodeFlags(),
-          builtProgramPath(options.buildDir, 'herald-server'),
-          '--host',
-          '127.0.0.1',
-          '--port',
-          String(port),
-          ...(nagle ? ['--nagle'] : []),
-        ],
-        logFile: join(options.workDir, `${name}.log`),
+        nodeFlags: heraldNodeFlags(),
+        args: nagle ? ['--nagle'] : [],
       })
-      try {
-        await waitForPort('127.0.0.1', port, { timeoutMs: NODE_SERVER_START_TIMEOUT_MS, stillStarting: () => service.isRunning() })
-      } catch (error) {
-        await service.stop()
-        throw new Error(`${name}: ${(error as Error).message}\n${service.logTail()}`)
-      }
       const version = `herald-sse ${heraldVersion() ?? '?'} server on node ${process.version}${nagle ? ', Nagle on' : ''}`
       return pubSubNodeSystem(service, port, version, 'id')
     },
