@@ -115,7 +115,7 @@ describe('node adapter', () => {
     await waitFor(() => text().endsWith('plain'), 'the second response')
   })
 
-  it('writes through res.write() when a middleware wrapped it, and on HTTP/1.0 without chunked encoding', async () => {
+  it('writes through res.write() when a middleware wrapped it, on HTTP/1.0 without chunked encoding, and sends no body to HEAD', async () => {
     const wrapped: string[] = []
     const server = await listen(
       createServer((req, res) => {
@@ -146,6 +146,18 @@ describe('node adapter', () => {
     expect(head.toLowerCase()).not.toContain('transfer-encoding')
     // HTTP/1.0 has no chunks: the body is the stream, ended by closing the connection.
     expect(body).toBe(':\n\ndata: hi\n\n')
+    // RFC 9110 §9.3.2: a response to HEAD has no content; the next response on the connection starts right after it.
+    const head11 = netConnect(Number(new URL(server.url).port), '127.0.0.1')
+    cleanup.push(() => {
+      head11.destroy()
+    })
+    const bytes: Buffer[] = []
+    head11.on('data', (chunk: Buffer) => bytes.push(chunk))
+    head11.write('HEAD /sse HTTP/1.1\r\nHost: localhost\r\n\r\nGET /sse HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await waitFor(() => Buffer.concat(bytes).toString().endsWith('data: hi\n\n\r\n0\r\n\r\n'), 'both responses')
+    const responses = Buffer.concat(bytes).toString().split('HTTP/1.1 200 OK')
+    expect(responses).toHaveLength(3)
+    expect(responses[1]?.endsWith('\r\n\r\n')).toBe(true)
   })
 
   it('serves HTTP/2 without connection-specific headers, and sees the stream reset', async () => {
