@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureBuilt } from './cli-process.js'
 import type { EventStreamClient } from './helpers/event-stream-client.js'
 import {
   checkDelivery,
-  claimEngine,
+  holdEngine,
   EXACTLY_ONCE_IN_ORDER,
   gapEvents,
   HubCluster,
@@ -87,18 +87,12 @@ describe.each(ENGINES)('engine connection faults on $name', (engine) => {
   describe.skipIf(!engine.available)('with the engine', () => {
     const cluster = new HubCluster(engine)
     const streams = new StreamSet()
-    let release: (() => Promise<void>) | undefined
 
-    beforeAll(async () => {
-      release = await claimEngine(engine)
-    }, 180_000)
+    holdEngine(engine)
     afterEach(async () => {
       streams.closeAll()
       await cluster.stopAll()
       await engine.reset()
-    })
-    afterAll(async () => {
-      await release?.()
     })
 
     it('never acknowledges an update it then loses when the connection of a publishing node is cut, and subscribers on both nodes get every acknowledged update', async () => {

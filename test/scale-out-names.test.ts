@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { deleteStreams, uniqueName } from '../src/hub/nats/testing/nats-service.js'
 import { uniquePrefix } from '../src/hub/redis/testing/redis-service.js'
 import { ensureBuilt, type HeraldServer } from './cli-process.js'
 import { sleep } from './helpers/wait-for.js'
 import {
   checkDelivery,
-  claimEngine,
+  holdEngine,
   EXACTLY_ONCE_IN_ORDER,
   HubCluster,
   publisherToken,
@@ -50,18 +50,12 @@ describe.each(ENGINES)('hub clusters told apart by engine names on $name', (engi
     const cluster = new HubCluster(engine)
     const streams = new StreamSet()
     const natsStreams: string[] = []
-    let release: (() => Promise<void>) | undefined
 
-    beforeAll(async () => {
-      release = await claimEngine(engine)
-    }, 180_000)
+    holdEngine(engine)
     afterEach(async () => {
       streams.closeAll()
       await cluster.stopAll()
       await deleteStreams(natsStreams.splice(0))
-    })
-    afterAll(async () => {
-      await release?.()
     })
 
     it('delivers and keeps each cluster\'s updates apart, with a broker that tails the history and with pub/sub', async () => {

@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { EventSource } from '../src/client/index.js'
 import { ensureBuilt } from './cli-process.js'
 import {
   checkDelivery,
-  claimEngine,
+  holdEngine,
   EXACTLY_ONCE_IN_ORDER,
   HubCluster,
   publishAgent,
@@ -41,19 +41,13 @@ describe.each(ENGINES)('a hub node killed with kill -9 on $name', (engine) => {
     const cluster = new HubCluster(engine)
     const subscribers: Subscriber[] = []
     const balancers: TcpBalancer[] = []
-    let release: (() => Promise<void>) | undefined
 
-    beforeAll(async () => {
-      release = await claimEngine(engine)
-    }, 180_000)
+    holdEngine(engine)
     afterEach(async () => {
       for (const { source } of subscribers.splice(0)) source.close()
       await Promise.all(balancers.splice(0).map((balancer) => balancer.close()))
       await cluster.stopAll()
       await engine.reset()
-    })
-    afterAll(async () => {
-      await release?.()
     })
 
     function subscribe(url: string): Subscriber {

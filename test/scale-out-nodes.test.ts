@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { Agent } from 'node:http'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureBuilt } from './cli-process.js'
 import type { EventStreamClient } from './helpers/event-stream-client.js'
 import {
-  claimEngine,
+  holdEngine,
   HubCluster,
   publishAgent,
   publisherToken,
@@ -35,18 +35,12 @@ describe.each(ENGINES)('three hub nodes on $name', (engine) => {
     const cluster = new HubCluster(engine)
     const streams = new StreamSet()
     const agents: Agent[] = []
-    let release: (() => Promise<void>) | undefined
 
-    beforeAll(async () => {
-      release = await claimEngine(engine)
-    }, 180_000)
+    holdEngine(engine)
     afterEach(async () => {
       streams.closeAll()
       for (const agent of agents.splice(0)) agent.destroy()
       await cluster.stopAll()
-    })
-    afterAll(async () => {
-      await release?.()
     })
 
     it('delivers every update once and in order to subscribers on one node, published on another, and resumes on a third', async () => {

@@ -1,10 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureBuilt, type HeraldServer } from './cli-process.js'
 import type { EventStreamClient } from './helpers/event-stream-client.js'
 import {
   checkDelivery,
   childPids,
-  claimEngine,
+  holdEngine,
   EXACTLY_ONCE_IN_ORDER,
   HubCluster,
   publisherToken,
@@ -35,18 +35,12 @@ describe.each(ENGINES)('herald serve --workers 2 on $name', (engine) => {
   describe.skipIf(!engine.available)('with the engine', () => {
     const cluster = new HubCluster(engine)
     const streams = new StreamSet()
-    let release: (() => Promise<void>) | undefined
 
-    beforeAll(async () => {
-      release = await claimEngine(engine)
-    }, 180_000)
+    holdEngine(engine)
     afterEach(async () => {
       streams.closeAll()
       await cluster.stopAll()
       await engine.reset()
-    })
-    afterAll(async () => {
-      await release?.()
     })
 
     async function startServers(demos = false): Promise<[HeraldServer, HeraldServer]> {

@@ -12,6 +12,7 @@ import { deleteStreams, NATS_URL, requireNats } from '../../src/hub/nats/testing
 import { adminClient, redisUrlWithDatabase, requireRedis } from '../../src/hub/redis/testing/redis-service.js'
 import { startTcpProxy, type TcpProxy } from '../../src/hub/redis/testing/tcp-proxy.js'
 import { cleanEnv, startServe, type HeraldServer } from '../cli-process.js'
+import { afterAll, beforeAll } from 'vitest'
 import { openEventStream, type EventStreamClient } from './event-stream-client.js'
 
 /**
@@ -106,6 +107,20 @@ function isRunning(pid: number): boolean {
 }
 
 /**
+ * Holds `engine` for the tests of the enclosing `describe` block: {@link claimEngine} before the first, the release
+ * after the last.
+ */
+export function holdEngine(engine: ScaleOutEngine): void {
+  let release: (() => Promise<void>) | undefined
+  beforeAll(async () => {
+    release = await claimEngine(engine)
+  }, 180_000)
+  afterAll(async () => {
+    await release?.()
+  })
+}
+
+/**
  * Takes the engine for this test file alone: test files run in parallel, and `herald serve` cannot be told a key
  * prefix or a stream name, so the nodes of two files would share one history and one broker channel. Waits for the
  * lock (a directory in the machine's temporary directory, one per engine server, taken over when its owner process
@@ -115,9 +130,12 @@ function isRunning(pid: number): boolean {
  *
  * @example
  * ```ts
- * let release: () => Promise<void>
- * beforeAll(async () => (release = await claimEngine(engine)), 180_000)
- * afterAll(() => release())
+ * const release = await claimEngine(engine)
+ * try {
+ *   // … the test's work on the engine
+ * } finally {
+ *   await release()
+ * }
  * ```
  */
 export async function claimEngine(engine: ScaleOutEngine, timeoutMs = 170_000): Promise<() => Promise<void>> {
