@@ -58,3 +58,16 @@ export class HubError extends HeraldError<HubErrorCode> {
     this.name = 'HubError'
   }
 }
+
+/**
+ * The message of an error of unknown type: `error.message` for an `Error`, else the value as a string. For messages
+ * that quote a cause.
+ *
+ * @example
+ * ```ts
+ * new HubError('ERR_HUB_HISTORY_UNAVAILABLE', `could not read: ${messageOf(cause)}`, { cause })
+ * ```
+ */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

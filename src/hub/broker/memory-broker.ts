@@ -1,4 +1,4 @@
-import { HubError } from '../errors.js'
+import { HubError, messageOf } from '../errors.js'
 import type { HubMessage } from '../update.js'
 import type { Broker, Unsubscribe } from './broker.js'
 
@@ -125,8 +125,7 @@ export class MemoryBroker implements Broker {
   }
 
   #report(cause: unknown): void {
-    const text = cause instanceof Error ? cause.message : String(cause)
-    const error = new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${text}`, { cause })
+    const error = new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause })
     try {
       this.#onError(error)
     } catch (reporterError) {

@@ -1,4 +1,4 @@
-import { HubError } from '../errors.js'
+import { HubError, messageOf } from '../errors.js'
 import type { HistoryStore } from '../history/history-store.js'
 import type { IpcChannel, IpcMessage } from './ipc-channel.js'
 
@@ -51,7 +51,7 @@ export function createClusterRelay(options: { history?: HistoryStore } = {}): Cl
             (value) => channel.send({ herald: 'history-result', id, ok: true, value }),
             (error: unknown) => {
               const code = error instanceof HubError ? error.code : 'ERR_HUB_HISTORY_UNAVAILABLE'
-              channel.send({ herald: 'history-result', id, ok: false, error: { code, message: error instanceof Error ? error.message : String(error) } })
+              channel.send({ herald: 'history-result', id, ok: false, error: { code, message: messageOf(error) } })
             },
           )
         }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import Database from 'better-sqlite3'
-import { HubError } from '../errors.js'
+import { HubError, messageOf } from '../errors.js'
 import type { StreamPosition } from '../stream-position.js'
 import type { HubMessage, HubUpdate } from '../update.js'
 import { checkLocateId, checkReadQuery, copyUpdate } from './check-arguments.js'
@@ -503,10 +503,6 @@ function storageFailure(error: unknown, action: string): unknown {
 function unavailable(error: unknown, action: string): HubError {
   const code = error instanceof Database.SqliteError ? ` (${error.code})` : ''
   return new HubError('ERR_HUB_HISTORY_UNAVAILABLE', `${OWNER}: could not ${action}: ${messageOf(error)}${code}`, { cause: error })
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
 
 function ignoreError(): void {}

@@ -89,10 +89,7 @@ export function objectOption<T extends object>(owner: string, name: string, valu
   return value
 }
 
-/** The message of an error of unknown type. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}
+export { messageOf } from '../errors.js'
 
 /** Rejects with `onTimeout()` unless `promise` settles within `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

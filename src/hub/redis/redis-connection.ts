@@ -80,10 +80,7 @@ export function destroyRedisClient(client: RedisClient): void {
   if (client.isOpen) client.destroy()
 }
 
-/** The message of an error of unknown type. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}
+export { messageOf } from '../errors.js'
 
 /** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a non-empty string. */
 export function stringOption(owner: string, name: string, value: unknown, fallback: string): string {
