@@ -1,6 +1,6 @@
 // The subscription bookkeeping of the network brokers (Redis, NATS, and their stream variants). Internal: not
 // re-exported from index.ts.
-import { HubError } from '../errors.js'
+import { HubError, messageOf } from '../errors.js'
 import { functionOption } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
 import type { MissedMessages, SubscribeOptions, Unsubscribe } from './broker.js'
@@ -113,6 +113,24 @@ export class SubscriptionSet {
   }
 
   /**
+   * Hands a payload received from the engine to the listeners: first the `onMissed` notice that is due (once per
+   * outage, before any message of the new connection), then, when anyone listens, the message `decode` makes of it.
+   * A payload that does not decode is reported as `ERR_HUB_BROKER_MESSAGE_INVALID` and dropped.
+   */
+  receive<Payload>(payload: Payload, decode: (payload: Payload) => HubMessage): void {
+    this.notifyMissed()
+    if (this.#subscriptions.length === 0) return
+    let message: HubMessage
+    try {
+      message = decode(payload)
+    } catch (cause) {
+      this.report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${this.#owner}: dropped a message that is not Herald's: ${messageOf(cause)}`, { cause }))
+      return
+    }
+    this.deliver(message)
+  }
+
+  /**
    * Records that messages may have been missed since `disconnectedAt` (milliseconds since the epoch). While a mark is
    * due (not yet passed on by {@link notifyMissed}), later marks are ignored: one outage, one notice, dated when it began.
    */
@@ -164,8 +182,7 @@ export class SubscriptionSet {
   }
 
   #reportListenerFailure(cause: unknown): void {
-    const text = cause instanceof Error ? cause.message : String(cause)
-    this.report(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${text}`, { cause }))
+    this.report(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause }))
   }
 }
 

@@ -279,17 +279,7 @@ export class NatsBroker implements Broker {
   }
 
   #receive(payload: Uint8Array): void {
-    // `onMissed` goes out once per outage, before any message of the new connection reaches a listener.
-    this.#subscriptions.notifyMissed()
-    if (this.#subscriptions.size === 0) return
-    let message: HubMessage
-    try {
-      message = decodeMessage(payload)
-    } catch (cause) {
-      this.#subscriptions.report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: dropped a message that is not Herald's: ${messageOf(cause)}`, { cause }))
-      return
-    }
-    this.#subscriptions.deliver(message)
+    this.#subscriptions.receive(payload, decodeMessage)
   }
 
   #unavailable(cause: unknown): HubError {

@@ -259,18 +259,9 @@ export class RedisBroker implements Broker {
   }
 
   #receive(payload: string): void {
-    // `onMissed` goes out once per outage, before any message received on the new connection reaches a listener: a
-    // message can arrive in the same read as the SUBSCRIBE answer, before node-redis reports `ready`.
-    this.#subscriptions.notifyMissed()
-    if (this.#subscriptions.size === 0) return
-    let message: HubMessage
-    try {
-      message = decodeMessage(payload)
-    } catch (cause) {
-      this.#subscriptions.report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: dropped a message that is not Herald's: ${messageOf(cause)}`, { cause }))
-      return
-    }
-    this.#subscriptions.deliver(message)
+    // The `onMissed` notice goes first: a message can arrive in the same read as the SUBSCRIBE answer, before
+    // node-redis reports `ready`.
+    this.#subscriptions.receive(payload, decodeMessage)
   }
 
   #reportDown(connection: string, cause: unknown): void {
