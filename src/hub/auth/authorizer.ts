@@ -60,6 +60,12 @@ export interface AuthorizerOptions extends TokenExtractionOptions {
   readonly maxSelectorLength?: number | undefined
   /** The clock, in milliseconds since the epoch. @defaultValue `Date.now` */
   readonly now?: (() => number) | undefined
+  /**
+   * How many verified tokens each role remembers, so that a token sent again is not verified again while its `exp`
+   * and `nbf` hold (never for a `jwksUrl` key set); 0 disables this.
+   * @defaultValue `DEFAULT_TOKEN_CACHE_SIZE` (1,000 tokens of at most 4,096 characters per role)
+   */
+  readonly tokenCacheSize?: number | undefined
 }
 
 /** What {@link Authorizer.canReceive} needs to know of an update. */
@@ -129,6 +135,7 @@ export function createAuthorizer(options: AuthorizerOptions = {}): Authorizer {
     maxAuthorizationDetails: options.maxAuthorizationDetails,
     maxClaimSelectors: options.maxClaimSelectors,
     maxSelectorLength: options.maxSelectorLength,
+    cacheSize: options.tokenCacheSize,
     now,
   }
   const publisher: TokenVerifier | undefined =

@@ -10,6 +10,7 @@ export type { JwsAlgorithm } from './key-algorithms.js'
 export { signToken } from './sign-token.js'
 export type { SignTokenOptions, TokenTopicMatcher } from './sign-token.js'
 export { DEFAULT_MAX_TOKEN_LENGTH, createTokenVerifier } from './token-verifier.js'
+export { DEFAULT_TOKEN_CACHE_SIZE } from './verified-token-cache.js'
 export type { TokenVerifier, TokenVerifierOptions } from './token-verifier.js'
 export {
   DEFAULT_JWKS_CACHE_MAX_AGE_MS,

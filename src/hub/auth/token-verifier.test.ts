@@ -500,6 +500,17 @@ describe('JWKS URL (remote key set)', () => {
     expect(requests).toBe(before + 1)
   })
 
+  it('verifies every token against the key set again, so that a key removed from the set stops being accepted', async () => {
+    mode = 'ok'
+    keys = [jwk(rsa, 'rsa-1')]
+    const verifier = createTokenVerifier({ key: { jwksUrl: url, cacheMaxAgeMs: 1, cooldownMs: 0 } })
+    const token = await signToken({ key: rsa.privateKey, keyId: 'rsa-1', publish: ['*'] })
+    expect((await verifier.verify(token)).publish).not.toBeNull()
+    keys = []
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(await rejection(verifier.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+  })
+
   it('reports an unreachable, failing or invalid key set as ERR_HUB_AUTH_KEYS_UNAVAILABLE', async () => {
     const token = await signToken({ key: rsa.privateKey, keyId: 'rsa-1', publish: ['*'] })
     for (const m of ['error', 'garbage', 'hang'] as const) {
@@ -510,5 +521,78 @@ describe('JWKS URL (remote key set)', () => {
     mode = 'ok'
     const closed = createTokenVerifier({ key: { jwksUrl: 'http://127.0.0.1:9/jwks.json', timeoutMs: 500 } })
     expect(await rejection(closed.verify(token))).toBe('ERR_HUB_AUTH_KEYS_UNAVAILABLE')
+  })
+})
+
+describe('verified-token cache', () => {
+  const T = Date.UTC(2030, 0, 1) // whole second
+  const hs256 = (claims: Record<string, unknown>) =>
+    new SignJWT({ mercure: { publish: ['*'] }, ...claims })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(SECRET))
+
+  it('answers a token sent again with the grant it gave, without verifying it again', async () => {
+    const verifier = createTokenVerifier({ key: { secret: SECRET } })
+    const token = await hs256({})
+    const first = await verifier.verify(token)
+    expect(await verifier.verify(token)).toBe(first)
+    // With the cache off, every call builds a new grant from a new verification.
+    const uncached = createTokenVerifier({ key: { secret: SECRET }, cacheSize: 0 })
+    expect(await uncached.verify(token)).not.toBe(await uncached.verify(token))
+  })
+
+  it('still refuses a remembered token once exp has passed, with the clock tolerance applied as on a first check', async () => {
+    let clock = T
+    const token = await hs256({ exp: T / 1000 + 10 })
+    const verifier = createTokenVerifier({ key: { secret: SECRET }, now: () => clock })
+    await verifier.verify(token)
+    clock = T + 9_999
+    expect(await rejection(verifier.verify(token))).toBe('resolved')
+    // RFC 7519 §4.1.4: "the current date/time MUST be before the expiration date/time listed in the exp claim".
+    clock = T + 10_000
+    expect(await rejection(verifier.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_EXPIRED')
+
+    clock = T
+    const tolerant = createTokenVerifier({ key: { secret: SECRET }, now: () => clock, clockToleranceMs: 5_000 })
+    await tolerant.verify(token)
+    clock = T + 14_999
+    expect(await rejection(tolerant.verify(token))).toBe('resolved')
+    clock = T + 15_000
+    expect(await rejection(tolerant.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_EXPIRED')
+  })
+
+  it('checks nbf again on a hit when the clock goes back', async () => {
+    let clock = T + 60_000
+    const token = await hs256({ nbf: T / 1000 + 30 })
+    const verifier = createTokenVerifier({ key: { secret: SECRET }, now: () => clock })
+    await verifier.verify(token)
+    clock = T
+    expect(await rejection(verifier.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_NOT_YET_VALID')
+  })
+
+  it('keeps at most cacheSize tokens, dropping the least recently used', async () => {
+    const verifier = createTokenVerifier({ key: { secret: SECRET }, cacheSize: 2 })
+    const [a, b, c] = await Promise.all([hs256({ n: 'a' }), hs256({ n: 'b' }), hs256({ n: 'c' })])
+    const grantA = await verifier.verify(a)
+    const grantB = await verifier.verify(b)
+    expect(await verifier.verify(a)).toBe(grantA) // a is now the most recently used
+    await verifier.verify(c) // evicts b
+    expect(await verifier.verify(a)).toBe(grantA)
+    expect(await verifier.verify(b)).not.toBe(grantB)
+  })
+
+  it('does not remember tokens longer than 4,096 characters', async () => {
+    const verifier = createTokenVerifier({ key: { secret: SECRET } })
+    const long = await hs256({ padding: 'x'.repeat(4_000) })
+    expect(long.length).toBeGreaterThan(4_096)
+    expect(await verifier.verify(long)).not.toBe(await verifier.verify(long))
+  })
+
+  it('refuses an invalid cacheSize', () => {
+    for (const cacheSize of [-1, 1.5, Number.NaN]) {
+      expect(() => createTokenVerifier({ key: { secret: SECRET }, cacheSize })).toThrow(
+        expect.objectContaining({ code: 'ERR_HUB_INVALID_OPTION' }),
+      )
+    }
   })
 })

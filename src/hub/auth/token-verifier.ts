@@ -2,6 +2,7 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyO
 import { HubError } from '../errors.js'
 import { grantFromClaims, type Grant, type GrantOptions, type TokenProfile } from './grant.js'
 import { resolveVerificationKey, type VerificationKeyOptions } from './verification-key.js'
+import { DEFAULT_TOKEN_CACHE_SIZE, VerifiedTokenCache } from './verified-token-cache.js'
 
 /** Options of {@link createTokenVerifier}. Only `key` is required. */
 export interface TokenVerifierOptions extends GrantOptions {
@@ -43,6 +44,14 @@ export interface TokenVerifierOptions extends GrantOptions {
   readonly now?: (() => number) | undefined
   /** Names the role in error messages ("publisher key"). @defaultValue `'key'` */
   readonly description?: string | undefined
+  /**
+   * How many verified tokens (of at most 4,096 characters) are remembered with their grant, so that a token sent
+   * again is not verified again while its `exp` and `nbf` still hold; 0 disables this. Failures are never
+   * remembered, and tokens checked against a `jwksUrl` key set are always verified again, so that a key removed from
+   * the set stops being accepted when the set is refetched.
+   * @defaultValue {@link DEFAULT_TOKEN_CACHE_SIZE} (1,000 tokens: at most 4 MiB)
+   */
+  readonly cacheSize?: number | undefined
 }
 
 /** Checks tokens of one role. */
@@ -95,6 +104,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   if (typeof clockToleranceMs !== 'number' || !(clockToleranceMs >= 0)) {
     throw new HubError('ERR_HUB_INVALID_OPTION', 'clockToleranceMs must be a non-negative number')
   }
+  const cacheSize = options.cacheSize ?? DEFAULT_TOKEN_CACHE_SIZE
+  if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', 'cacheSize must be a non-negative integer')
+  }
+  const cache = resolved.remote ? undefined : new VerifiedTokenCache(cacheSize, clockToleranceMs)
   const now = options.now ?? Date.now
   const issuer = options.issuer === undefined ? undefined : toList(options.issuer)
   const audience = options.audience === undefined ? undefined : toList(options.audience)
@@ -105,6 +119,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (token.length > maxTokenLength) {
         throw malformed(`the token is ${token.length} characters long, more than the ${maxTokenLength} accepted`)
       }
+      const cached = cache?.get(token, now())
+      if (cached !== undefined) return cached
       // A JWS in compact serialization has exactly three base64url segments (RFC 7515 §7.1); five would be a JWE.
       if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
         throw malformed('the token is not a JWS in compact serialization')
@@ -152,7 +168,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw translate(error, resolved.remote)
       }
       if (profile === 'mercure') checkOptionalClaims(payload, issuer, audience)
-      return grantFromClaims(payload, profile, options)
+      const grant = grantFromClaims(payload, profile, options)
+      cache?.set(token, grant)
+      return grant
     },
   }
 }
