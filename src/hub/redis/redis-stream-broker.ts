@@ -234,11 +234,13 @@ export class RedisStreamBroker implements Broker {
   }
 
   async #tail(): Promise<void> {
+    // The first round, and the one after a failure, read at once: entries may already follow the cursor.
+    let readNow = true
     while (!this.#closed) {
       try {
-        const read = await this.#readBatch()
+        const read: number = readNow ? await this.#readBatch() : await this.#readBatchAfterWait()
         if (this.#failing) this.#failing = false
-        if (read < this.#batchSize && !this.#isClosed()) await this.#waitForEntries()
+        readNow = read >= this.#batchSize
       } catch (error) {
         if (this.#isClosed()) return
         if (!this.#failing) {
@@ -246,14 +248,35 @@ export class RedisStreamBroker implements Broker {
           this.#disconnectedAt = Date.now()
           this.#subscriptions.report(error instanceof HubError ? error : unavailable('lost the connection to Redis', error))
         }
+        readNow = true
         await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS))
       }
     }
   }
 
-  /** Reads and delivers the entries after the cursor, at most `batchSize`; returns how many it read. */
-  async #readBatch(): Promise<number> {
-    const reply = await this.#tailScript('after')
+  /**
+   * Waits until an entry follows the cursor (or `blockMs` passed), then reads and delivers the entries after it.
+   *
+   * Why: the `XREAD BLOCK` and the read script are sent together, pipelined on the tail's own connection, and Redis
+   * runs a connection's commands in order, so the script runs as soon as the `XREAD` returns: one round trip per wake-up
+   * instead of two (`npm run bench:hub -- --systems herald-hub-redis-2 --scenarios S,A`, see bench/RESULTS.md).
+   * Both read after the same cursor, so the script sees at least what woke the `XREAD`, and checks the epoch and the
+   * eviction floor as every read does.
+   */
+  async #readBatchAfterWait(): Promise<number> {
+    const [waited, read] = await Promise.allSettled([this.#waitForEntries(), this.#readBatch(this.#blockMs + this.#commandTimeoutMs)])
+    if (waited.status === 'rejected') throw waited.reason
+    if (read.status === 'rejected') throw read.reason
+    return read.value
+  }
+
+  /**
+   * Reads and delivers the entries after the cursor, at most `batchSize`; returns how many it read.
+   *
+   * @param timeoutMs - How long the read may take, queued behind a pipelined `XREAD BLOCK` included.
+   */
+  async #readBatch(timeoutMs?: number): Promise<number> {
+    const reply = await this.#tailScript('after', timeoutMs)
     if (reply[0] === 'none' || this.#closed) return 0
     const [, epoch, missed, start, entries] = reply
     if (missed === 1) this.#notifyMissed()
@@ -280,12 +303,12 @@ export class RedisStreamBroker implements Broker {
       })
   }
 
-  #tailScript(mode: 'head' | 'after'): Promise<TailReply> {
+  #tailScript(mode: 'head' | 'after', timeoutMs?: number): Promise<TailReply> {
     const { epoch, id } = this.#cursor
     const args = ['EVAL', SCRIPTS.tail.source, String(this.#keys.length), ...this.#keys, mode, epoch, id, String(this.#batchSize)]
     // EVAL, not EVALSHA: the script is small and Redis caches it; no NOSCRIPT handling is needed after a restart.
     return this.#connection()
-      .sendCommand<TailReply>(args)
+      .sendCommand<TailReply>(args, timeoutMs === undefined ? undefined : { timeout: timeoutMs })
       .catch((cause: unknown) => {
         throw unavailable('Redis failed', cause)
       })
