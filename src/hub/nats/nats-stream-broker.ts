@@ -119,10 +119,9 @@ const RETRY_DELAY_MS = 100
  * once can reach the broker in the other order than they reached history; a subscriber that resumes after the newer
  * update would then never get the older one.)
  *
- * - **Delivery.** Each round reads the stream's state (one `STREAM.INFO`: creation time and sequence range) and
+ * - **Delivery.** Each round reads the stream's state (one `STREAM.INFO`: creation time and sequence range), then
  *   gets the messages after the last sequence read by sequence from the stream leader (`STREAM.MSG.GET`, pipelined,
- *   at most `batchSize`), so no consumer is created or left behind. The gets of as many messages as wake-up signals
- *   arrived leave with the `STREAM.INFO`; they are kept only when the state shows the cursor still stands. Each is decoded with the history's codec and
+ *   at most `batchSize`), so no consumer is created or left behind. Each is decoded with the history's codec and
  *   handed to every listener as a frozen {@link HubMessage} whose position is the one `NatsHistory.append` returned
  *   for it. Between rounds, the tail waits for a message on the history's subjects (a core subscription on
  *   `<subjectPrefix>.>`, used only as a signal), or `pollMs`. The tail starts after the stream's last sequence when
@@ -167,8 +166,6 @@ export class NatsStreamBroker implements Broker {
   #holeAt = 0
   /** A message was stored since the tail last looked. */
   #signalled = false
-  /** How many messages were stored since the tail last looked (the wake-up signals counted), at most `batchSize`. */
-  #signals = 0
   /** Ends the tail's current wait. */
   #wake: (() => void) | undefined
   /** The tail's last round failed: an outage is under way (reported once). */
@@ -287,26 +284,9 @@ export class NatsStreamBroker implements Broker {
     }
   }
 
-  /**
-   * Reads and delivers the messages after the cursor, at most `batchSize`; returns how many it read.
-   *
-   * Why: the gets of the messages the wake-up signals announced are sent with the `STREAM.INFO`, not after its answer,
-   * so a round is one round trip, not two (`npm run bench:hub -- --systems herald-hub-nats-2 --scenarios S,A`, see
-   * bench/RESULTS.md). They are used only when the state shows the cursor still stands (same stream, nothing
-   * discarded after it); otherwise they are dropped and the round goes on as without them.
-   */
+  /** Reads and delivers the messages after the cursor, at most `batchSize`; returns how many it read. */
   async #readBatch(): Promise<number> {
-    const ahead = this.#cursor.epoch === '' || this.#holeAt !== 0 ? 0 : Math.min(this.#signals, this.#batchSize)
-    this.#signals = 0
-    const { epoch: fromEpoch, sequence: from } = this.#cursor
-    const early = ahead === 0 ? [] : this.#getMessages(await this.#connect(), from, ahead)
-    let info: StreamInfo | undefined
-    try {
-      info = await this.#info()
-    } finally {
-      // Settled, so that a failed early get is not left unobserved; its failure, if it matters, recurs below.
-      for (const request of early) request.catch(() => undefined)
-    }
+    const info = await this.#info()
     if (info === undefined || this.#closed) return 0
     const { created, state } = info
     // An empty stream reports first_seq = last_seq + 1 after a purge, and 0 when it never held a message.
@@ -329,18 +309,11 @@ export class NatsStreamBroker implements Broker {
     }
     const count = Math.min(this.#batchSize, last - this.#cursor.sequence)
     if (count <= 0) return 0
-    // The early gets stand only when they asked for the very messages to read now.
-    const usable = created === fromEpoch && this.#cursor.sequence === from ? Math.min(early.length, count) : 0
-    const requests = early.slice(0, usable)
-    if (usable < count) requests.push(...this.#getMessages(await this.#connect(), this.#cursor.sequence + usable, count - usable))
+    const { jsm, watch } = await this.#connect()
+    const requests: Promise<StoredMsg | null>[] = []
+    // Pipelined: the requests leave together and are answered in order by the stream leader.
+    for (let i = 1; i <= count; i++) requests.push(this.#request(watch, jsm.streams.getMessage(this.#stream, { seq: this.#cursor.sequence + i })))
     const stored = await Promise.all(requests)
-    // An early get can reach the stream before the message it asks for is stored; the state read since shows that it
-    // is in range, so it and the rest are asked for again before a missing one counts as a hole.
-    const unstored = stored.findIndex((entry, index) => entry === null && index < usable)
-    if (unstored !== -1) {
-      const again = this.#getMessages(await this.#connect(), this.#cursor.sequence + unstored, count - unstored)
-      stored.splice(unstored, stored.length - unstored, ...(await Promise.all(again)))
-    }
     const epoch = this.#cursor.epoch
     for (const entry of stored) {
       if (this.#isClosed()) break
@@ -354,13 +327,6 @@ export class NatsStreamBroker implements Broker {
       if (update !== undefined) this.#subscriptions.deliver(Object.freeze({ update, position: Object.freeze({ epoch, offset: String(entry.seq) }) }))
     }
     return this.#holeAt === 0 ? count : 0
-  }
-
-  /** Gets `count` messages by sequence, after `after`; pipelined: they leave together and are answered in order. */
-  #getMessages({ jsm, watch }: Connected, after: number, count: number): Promise<StoredMsg | null>[] {
-    const requests: Promise<StoredMsg | null>[] = []
-    for (let i = 1; i <= count; i++) requests.push(this.#request(watch, jsm.streams.getMessage(this.#stream, { seq: after + i })))
-    return requests
   }
 
   /** Waits until a message is stored on the history's subjects, or `pollMs` passed. */
@@ -411,7 +377,6 @@ export class NatsStreamBroker implements Broker {
         const wake = nc.subscribe(`${this.#prefix}.>`, {
           callback: () => {
             this.#signalled = true
-            if (this.#signals < this.#batchSize) this.#signals++
             this.#wake?.()
           },
         })
