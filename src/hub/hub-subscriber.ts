@@ -7,6 +7,7 @@ import type { HubMessage } from './update.js'
 // One options object each, not one per delivery.
 const BOUNDED = Object.freeze({ bounded: true })
 const UNBOUNDED = Object.freeze({ bounded: false })
+const IGNORE_COUNT: (count: number) => void = () => undefined
 
 /** Live messages held while a resuming subscriber replays history; past it, the replay reads history again. */
 export const DEFAULT_RESUME_BUFFER = 1000
@@ -17,29 +18,39 @@ export const DEFAULT_RESUME_BUFFER = 1000
  * dropped by position, so none arrives twice.
  */
 export class HubSubscriber implements RegisteredSubscriber {
-  readonly id: string
   readonly selector: TopicSelector
   readonly privateAccess: TopicSelector | null
   readonly payload: unknown
   /** The session, once the response is open. */
   session: Session | undefined
   /** Called with the number of buffered messages sent when a replay ends (metrics; live ones are counted by the caller of {@link deliver}). */
-  onDelivered: (count: number) => void = () => undefined
+  onDelivered: (count: number) => void = IGNORE_COUNT
 
   #replaying: boolean
-  #buffer: { message: HubMessage; bytes: Uint8Array }[] = []
+  /** Live messages held during a replay; made by the first one (most subscribers never replay). */
+  #buffer: { message: HubMessage; bytes: Uint8Array }[] | undefined
   #overflowed = false
   #bufferLimit: number
   /** The position of the last replayed message, for de-duplication of the buffer. */
   #last: StreamPosition | undefined
+  #id: string | undefined
 
-  constructor(init: { id: string; selector: TopicSelector; privateAccess: TopicSelector | null; payload: unknown; replaying: boolean; bufferLimit?: number }) {
-    this.id = init.id
+  constructor(init: { selector: TopicSelector; privateAccess: TopicSelector | null; payload: unknown; replaying: boolean; bufferLimit?: number }) {
     this.selector = init.selector
     this.privateAccess = init.privateAccess
     this.payload = init.payload
     this.#replaying = init.replaying
     this.#bufferLimit = init.bufferLimit ?? DEFAULT_RESUME_BUFFER
+  }
+
+  /**
+   * The subscriber's `urn:uuid:` identifier (Mercure subscription events and API), made when first read. Why: only hubs
+   * with the subscriptions API read it, and `crypto.randomUUID()` builds its string from 15 pieces that V8 keeps
+   * as they are: about 0.5 KB per idle connection (heap snapshots of 2,000 idle subscribers; the hub benchmark's
+   * scenario C, `npm run bench:hub -- --systems herald-hub --scenarios C`, measures memory per connection).
+   */
+  get id(): string {
+    return (this.#id ??= `urn:uuid:${crypto.randomUUID()}`)
   }
 
   /** Whether `update` may go to this subscriber: its selectors match, and a private update is within its access. */
@@ -52,10 +63,11 @@ export class HubSubscriber implements RegisteredSubscriber {
   deliver(message: HubMessage, bytes: Uint8Array): boolean {
     if (this.#replaying) {
       if (this.#overflowed) return false
+      this.#buffer ??= []
       if (this.#buffer.length >= this.#bufferLimit) {
         // Every live message is in history too: drop the buffer and let the replay read on.
         this.#overflowed = true
-        this.#buffer = []
+        this.#buffer = undefined
         return false
       }
       this.#buffer.push({ message, bytes })
@@ -102,8 +114,8 @@ export class HubSubscriber implements RegisteredSubscriber {
       this.#overflowed = false
       return false
     }
-    const buffered = this.#buffer
-    this.#buffer = []
+    const buffered = this.#buffer ?? []
+    this.#buffer = undefined
     this.#replaying = false
     let sent = 0
     for (const { message, bytes } of buffered) {

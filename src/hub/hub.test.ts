@@ -1,11 +1,12 @@
 import { mkdtempSync } from 'node:fs'
 import { createServer } from 'node:http'
-import type { Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createParser, type ParsedEvent } from '../protocol/parse.js'
 import { signToken } from './auth/sign-token.js'
+import { MemoryHistory } from './history/memory-history.js'
 import { SqliteHistory } from './history/sqlite-history.js'
 import { createHub, type Hub, type HubOptions } from './hub.js'
 
@@ -248,6 +249,34 @@ describe('hub: operations', () => {
     expect(results[1]).toMatchObject({ error: { code: 'ERR_HUB_AUTH_INSUFFICIENT_SCOPE' } })
     expect(results[2]).toMatchObject({ error: { code: 'ERR_HUB_HTTP_TOPIC_MISSING' } })
     expect((await sub.until(1)).map((e) => e.data)).toEqual(['one'])
+  })
+})
+
+describe('hub: clients that leave early', () => {
+  it('forgets a subscriber whose client left while the hub was still looking up its resume point', async () => {
+    let release: () => void = () => undefined
+    const located = new Promise<void>((resolve) => (release = resolve))
+    const history = new MemoryHistory()
+    const locate = history.locate.bind(history)
+    history.locate = async (id) => {
+      await located
+      return locate(id)
+    }
+    const { url } = await startHub({ history })
+    const base = url.replace('/.well-known/mercure', '')
+    const gauges = async (): Promise<string[]> => {
+      const text = await (await fetch(`${base}/metrics`)).text()
+      return text.split('\n').filter((line) => /^herald_(connections|subscriptions) /.test(line))
+    }
+    const socket = connect(new URL(url).port === '' ? 80 : Number(new URL(url).port), '127.0.0.1')
+    socket.write(`GET /.well-known/mercure?topic=a HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nLast-Event-ID: x\r\n\r\n`)
+    // The request is in the hub, waiting for the history; the client goes away; then the history answers.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    release()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await gauges()).toEqual(['herald_connections 0', 'herald_subscriptions 0'])
   })
 })
 

@@ -643,6 +643,22 @@ describe('limits and cache', () => {
     expect(uncached.size).toBe(0)
   })
 
+  it('returns the same frozen selector for the same list and options, and another for any difference', () => {
+    const cache = createTopicSelectorCache({ maxEntries: 2 })
+    const list = [topic('/a/{x}'), topic('/b')]
+    const first = createTopicSelector(list, { cache })
+    expect(createTopicSelector([topic('/a/{x}'), topic('/b')], { cache })).toBe(first)
+    expect(Object.isFrozen(first)).toBe(true)
+    expect(createTopicSelector([topic('/b'), topic('/a/{x}')], { cache })).not.toBe(first) // another order, another list
+    expect(createTopicSelector(list, { cache, strictTemplates: true })).not.toBe(first)
+    expect(createTopicSelector([pattern('/x/:id')], { cache, baseURL: 'https://a.example/' })).not.toBe(
+      createTopicSelector([pattern('/x/:id')], { cache, baseURL: 'https://b.example/' }),
+    )
+    // Bounded: after two other lists, the first is compiled again.
+    expect(createTopicSelector(list, { cache })).not.toBe(first)
+    expect(createTopicSelector(list, { cache: null })).not.toBe(createTopicSelector(list, { cache: null }))
+  })
+
   it('keeps URL patterns compiled against different base URLs apart', () => {
     const cache = createTopicSelectorCache()
     const a = createTopicSelector([pattern('/x/:id')], { cache, baseURL: 'https://a.example/' })

@@ -64,14 +64,15 @@ export interface TopicSelector {
 
 /**
  * A bounded cache of compiled selectors, shared across subscribers: many subscribers use the same few selectors,
- * and compiling a template or pattern costs far more than looking it up.
+ * and compiling a template or pattern costs far more than looking it up. It also keeps up to `maxEntries` whole
+ * selector lists, so that {@link createTopicSelector} returns the same frozen {@link TopicSelector} for the same list.
  */
 export interface TopicSelectorCache {
   /** The most compiled selectors kept (least recently used ones are dropped). */
   readonly maxEntries: number
   /** The number of compiled selectors held. */
   readonly size: number
-  /** Drops every compiled selector. */
+  /** Drops every compiled selector and selector list. */
   clear(): void
 }
 
@@ -127,7 +128,13 @@ interface Compiled {
   readonly test: ((topic: string) => boolean) | undefined
 }
 
-const compiledCaches = new WeakMap<TopicSelectorCache, LruCache<string, Compiled>>()
+/** A cache's two LRUs: compiled selectors, and whole selector lists (so that subscribers with the same topics share one). */
+interface CacheParts {
+  readonly compiled: LruCache<string, Compiled>
+  readonly lists: LruCache<string, TopicSelector>
+}
+
+const compiledCaches = new WeakMap<TopicSelectorCache, CacheParts>()
 
 /**
  * Creates a cache for compiled selectors, to pass as the `cache` option (for example one per hub instead of the
@@ -145,17 +152,18 @@ export function createTopicSelectorCache(options: { readonly maxEntries?: number
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) {
     throw new HubError('ERR_HUB_INVALID_OPTION', `maxEntries must be a non-negative integer, got ${String(maxEntries)}`)
   }
-  const lru = new LruCache<string, Compiled>(maxEntries)
+  const parts: CacheParts = { compiled: new LruCache<string, Compiled>(maxEntries), lists: new LruCache<string, TopicSelector>(maxEntries) }
   const cache: TopicSelectorCache = {
     maxEntries,
     get size() {
-      return lru.size
+      return parts.compiled.size
     },
     clear() {
-      lru.clear()
+      parts.compiled.clear()
+      parts.lists.clear()
     },
   }
-  compiledCaches.set(cache, lru)
+  compiledCaches.set(cache, parts)
   return cache
 }
 
@@ -171,7 +179,8 @@ const ALL: Compiled = { all: true, exact: [], test: undefined }
  * authorizes a subscription to that same template); a URI template matches every string some expansion of it can
  * produce (variables undefined, strings, lists or associative arrays; percent-encoded octets in either hex case).
  *
- * Compiled selectors are shared through a bounded LRU cache (`cache` option). Throws `ERR_HUB_TOPIC_INVALID_SELECTOR`
+ * Compiled selectors, and whole lists, are shared through a bounded LRU cache (`cache` option): the same list of the same
+ * options gives the same frozen selector. Throws `ERR_HUB_TOPIC_INVALID_SELECTOR`
  * for a selector that cannot be compiled and `ERR_HUB_TOPIC_SELECTOR_LIMIT` for one too long or too complex; the
  * HTTP layer answers 400.
  *
@@ -195,23 +204,34 @@ export function createTopicSelector(
   const maxSelectorLength = positiveInteger(options.maxSelectorLength, DEFAULT_MAX_SELECTOR_LENGTH, 'maxSelectorLength')
   const maxStates = positiveInteger(options.maxStates, DEFAULT_MAX_SELECTOR_STATES, 'maxStates')
   const strict = options.strictTemplates === true
-  const lru = options.cache === null ? undefined : compiledCaches.get(options.cache ?? defaultCache)
-  if (options.cache !== undefined && options.cache !== null && lru === undefined) {
+  const parts = options.cache === null ? undefined : compiledCaches.get(options.cache ?? defaultCache)
+  if (options.cache !== undefined && options.cache !== null && parts === undefined) {
     throw new HubError('ERR_HUB_INVALID_OPTION', 'cache must come from createTopicSelectorCache()')
   }
 
   const specs: TopicSelectorSpec[] = []
-  const exact = new Set<string>()
-  const tests: ((topic: string) => boolean)[] = []
-  let all = false
+  const keys: string[] = []
   for (const spec of selectors) {
     const { kind, value } = checkSpec(spec, maxSelectorLength)
     specs.push(Object.freeze({ kind, value }))
-    const key = `${kind}\u0000${value}\u0000${kind === 'urlpattern' ? (baseURL ?? '') : ''}\u0000${maxStates}\u0000${strict ? 1 : 0}`
-    let compiled = lru?.get(key)
+    keys.push(`${kind}\u0000${value}\u0000${kind === 'urlpattern' ? (baseURL ?? '') : ''}\u0000${maxStates}\u0000${strict ? 1 : 0}`)
+  }
+  // The same list gets the same frozen selector. Why: every subscriber holds one, and a selector of its own cost
+  // about 0.7 KB per idle connection (heap snapshots of 2,000 idle subscribers of one topic; the hub benchmark's
+  // scenario C, `npm run bench:hub -- --systems herald-hub --scenarios C`, measures memory per connection).
+  const listKey = keys.join('\u0001')
+  const shared = parts?.lists.get(listKey)
+  if (shared !== undefined) return shared
+
+  const exact = new Set<string>()
+  const tests: ((topic: string) => boolean)[] = []
+  let all = false
+  for (const [index, spec] of specs.entries()) {
+    const key = keys[index] as string
+    let compiled = parts?.compiled.get(key)
     if (compiled === undefined) {
-      compiled = compile(kind, value, baseURL, maxStates, strict)
-      lru?.set(key, compiled)
+      compiled = compile(spec.kind, spec.value, baseURL, maxStates, strict)
+      parts?.compiled.set(key, compiled)
     }
     if (compiled.all) all = true
     for (const s of compiled.exact) exact.add(s)
@@ -223,7 +243,7 @@ export function createTopicSelector(
     for (const test of tests) if (test(topic)) return true
     return false
   }
-  return Object.freeze({
+  const selector: TopicSelector = Object.freeze({
     specs: Object.freeze(specs),
     matchesAll: all,
     matchesTopic,
@@ -232,6 +252,8 @@ export function createTopicSelector(
       return false
     },
   })
+  parts?.lists.set(listKey, selector)
+  return selector
 }
 
 function absoluteURL(value: string | URL): string {

@@ -58,6 +58,7 @@ describe('createSession', () => {
       ['maxQueueBytes 0', { maxQueueBytes: 0 }],
       ['maxQueueEvents 2.5', { maxQueueEvents: 2.5 }],
       ['serialize not a function', { serialize: 'json' as never }],
+      ['onClose not a function', { onClose: true as never }],
     ])('rejects %s with ERR_SERVER_INVALID_OPTION', (_name, options) => {
       expect(() => open(createRecordingSink(), options)).toThrow(expect.objectContaining({ code: 'ERR_SERVER_INVALID_OPTION' }))
     })
@@ -431,6 +432,69 @@ describe('createSession', () => {
       const session = open(createRecordingSink(), { keepAliveMs: null })
       expect(scheduler.size).toBe(0)
       session.close()
+    })
+  })
+  describe('close notifications', () => {
+    it('calls onClose once with the reason, and a signal first read after the close is aborted with it', () => {
+      const closes: string[] = []
+      const session = open(createRecordingSink(), { onClose: (reason) => closes.push(reason.code) })
+      session.close()
+      session.close()
+      expect(closes).toEqual(['ERR_SERVER_SESSION_CLOSED'])
+      expect(session.signal.aborted).toBe(true)
+      expect(session.signal.reason).toBe(session.closeReason)
+    })
+
+    it('aborts a signal read while open when the session closes, just before onClose runs', () => {
+      const seen: boolean[] = []
+      const holder: { session?: Session } = {}
+      const session = open(createRecordingSink(), { onClose: () => seen.push(holder.session?.signal.aborted ?? false) })
+      holder.session = session
+      const signal = session.signal
+      expect(signal.aborted).toBe(false)
+      session.close()
+      expect(signal.aborted).toBe(true)
+      expect(seen).toEqual([true])
+    })
+
+    it.each([false, true])('calls onClose with ERR_SERVER_CLIENT_GONE when the client goes away (sink with onAbort: %s)', (onAbort) => {
+      const sink = createRecordingSink('boolean', { onAbort })
+      const closes: string[] = []
+      const session = open(sink, { onClose: (reason) => closes.push(reason.code) })
+      sink.goAway()
+      expect(session.closed).toBe(true)
+      expect(closes).toEqual(['ERR_SERVER_CLIENT_GONE'])
+      expect(sink.closeCalls).toBe(1)
+    })
+
+    it('never reads the signal of a sink that offers onAbort, even when the client left before the session started', () => {
+      const live = createRecordingSink('boolean', { onAbort: true })
+      open(live).close()
+      expect(live.signalReads).toBe(0)
+
+      const gone = createRecordingSink('boolean', { onAbort: true })
+      gone.goAway()
+      const closes: string[] = []
+      const session = open(gone, { onClose: (reason) => closes.push(reason.code) })
+      expect(session.closeReason?.code).toBe('ERR_SERVER_CLIENT_GONE')
+      expect(closes).toEqual(['ERR_SERVER_CLIENT_GONE'])
+      expect(gone.writes).toEqual([])
+      expect(gone.signalReads).toBe(0)
+    })
+
+    it('reports an onClose that throws to the logger and still closes', () => {
+      const warn = vi.fn()
+      const sink = createRecordingSink()
+      const session = open(sink, {
+        logger: { warn },
+        onClose: () => {
+          throw new Error('listener bug')
+        },
+      })
+      session.close()
+      expect(session.closed).toBe(true)
+      expect(sink.closeCalls).toBe(1)
+      expect(warn).toHaveBeenCalledWith('an SSE session onClose listener threw', expect.objectContaining({ cause: expect.any(Error) }))
     })
   })
 })

@@ -16,21 +16,34 @@ export interface RecordingSink extends Sink {
   readonly closeCalls: number
   /** Whether a drain listener is registered. */
   readonly hasDrainListener: boolean
+  /** How many times `signal` was read. */
+  readonly signalReads: number
+}
+
+/** Options of {@link createRecordingSink}. */
+export interface RecordingSinkOptions {
+  /** Offer `onAbort` (told of the client going away without `signal`). @defaultValue false */
+  readonly onAbort?: boolean
 }
 
 /**
  * Creates a {@link RecordingSink}. `'boolean'` mode behaves like `res.write()` + `'drain'`; `'promise'` mode like a
  * stream writer whose `write` resolves when there is room.
  */
-export function createRecordingSink(mode: 'boolean' | 'promise' = 'boolean'): RecordingSink {
+export function createRecordingSink(mode: 'boolean' | 'promise' = 'boolean', options: RecordingSinkOptions = {}): RecordingSink {
   const controller = new AbortController()
+  let abortListener: (() => void) | undefined
+  let signalReads = 0
   const writes: Uint8Array[] = []
   let drainListener: (() => void) | undefined
   let pending: (() => void) | undefined
   let closeCalls = 0
   const decoder = new TextDecoder()
   const sink: RecordingSink = {
-    signal: controller.signal,
+    get signal() {
+      signalReads++
+      return controller.signal
+    },
     writes,
     full: false,
     text: () => writes.map((chunk) => decoder.decode(chunk)).join(''),
@@ -52,13 +65,25 @@ export function createRecordingSink(mode: 'boolean' | 'promise' = 'boolean'): Re
       pending = undefined
       resolve?.()
     },
-    goAway: () => controller.abort(),
+    goAway() {
+      controller.abort()
+      abortListener?.()
+    },
     get closeCalls() {
       return closeCalls
     },
     get hasDrainListener() {
       return drainListener !== undefined
     },
+    get signalReads() {
+      return signalReads
+    },
+  }
+  if (options.onAbort === true) {
+    sink.onAbort = (listener) => {
+      abortListener = listener
+      if (controller.signal.aborted) listener()
+    }
   }
   if (mode === 'boolean') {
     sink.onDrain = (listener) => {

@@ -291,6 +291,28 @@ export function runAdapterSuite(name: string, harness: AdapterHarness): void {
         expect(events.map((event) => event.data)).toEqual(['4'])
       })
 
+      it('reads the query parameter named by lastEventIdParam, and none when it is null', async () => {
+        const named = await serve((session) => channel.add(session), { lastEventIdParam: 'since' })
+        const fromNamed = await connect(`${named}?since=${encodeURIComponent(ids[3]!)}&lastEventId=${encodeURIComponent(ids[0]!)}`)
+        expect((await fromNamed.waitForEvents(1)).map((event) => event.data)).toEqual(['4'])
+        fromNamed.close()
+        await server?.close()
+
+        let seen: string | null | undefined
+        const headerOnly = await serve(
+          (session) => {
+            seen = session.lastEventId
+            channel.add(session)
+          },
+          { lastEventIdParam: null },
+        )
+        const fromQuery = await connect(`${headerOnly}?lastEventId=${encodeURIComponent(ids[3]!)}`)
+        await waitFor(() => seen !== undefined)
+        expect(seen).toBeNull()
+        channel.broadcast({ event: 'n', data: 'live' })
+        expect((await fromQuery.waitForEvents(1)).map((event) => event.data)).toEqual(['live'])
+      })
+
       it('answers a garbage id with the gap event, then what the history holds', async () => {
         const url = await serve((session) => channel.add(session))
         const client = await connect(url, { 'last-event-id': 'garbage: \u00e9\t{"' })
