@@ -10,6 +10,7 @@ import {
   DEFAULT_REDIS_URL,
   destroyRedisClient,
   messageOf,
+  sendRedisCommand,
   objectOption,
   stringOption,
   type RedisClient,
@@ -133,9 +134,7 @@ export class RedisBroker implements Broker {
       return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
     }
     // Sent at once, without awaiting anything first: publishes go out in call order.
-    return this.#publisherClient()
-      .publish(this.#channel, payload)
-      .then(
+    return sendRedisCommand(this.#publisherClient(), ['PUBLISH', this.#channel, payload]).then(
         () => undefined,
         (cause: unknown) => {
           throw this.#closed

@@ -35,6 +35,13 @@ export interface RedisClientSettings {
   readonly onDown: (cause: unknown) => void
   /** Called each time the connection is ready: `reconnected` is false the first time. */
   readonly onReady: (reconnected: boolean) => void
+  /**
+   * Fail every command pending when the connection drops, and reconnect from a clean client, instead of letting
+   * node-redis send the queued ones over the new connection. For connections that send commands; not for a pub/sub
+   * subscriber, whose subscriptions a clean client would forget. See {@link sendRedisCommand} for why.
+   * @defaultValue false
+   */
+  readonly failPendingOnDrop?: boolean
 }
 
 /**
@@ -46,6 +53,11 @@ export function createRedisClient(settings: RedisClientSettings): ReturnType<typ
   const { clientOptions } = settings
   const client = createClient({
     commandsQueueMaxLength: DEFAULT_REDIS_MAX_QUEUED_COMMANDS,
+    // No `CLIENT SETINFO` in the handshake: servers before Redis 7.2 answer it with an error, and when the connection
+    // was cut while commands waited, node-redis handed those errors to the waiting commands and left the rest of
+    // them waiting for good (the history test that kills the connection mid-stream hung in one run of three on
+    // Redis 7.0). The information is only shown by `CLIENT LIST`; `name` still is.
+    disableClientInfo: true,
     ...clientOptions,
     name: settings.name,
     url: settings.url,
@@ -61,18 +73,91 @@ export function createRedisClient(settings: RedisClientSettings): ReturnType<typ
     if (down) return
     down = true
     settings.onDown(cause)
+    // Emitted before node-redis reconnects on its own: closing here stops that, and rejects what is pending.
+    if (settings.failPendingOnDrop === true && client.isOpen) {
+      client.destroy()
+      connect()
+    }
   })
   client.on('ready', () => {
     down = false
     settings.onReady(readyCount++ > 0)
   })
-  // Rejects only when the reconnect strategy gives up; commands then fail on their own.
-  client.connect().catch((cause: unknown) => {
-    if (down) return
-    down = true
-    settings.onDown(cause)
+  const connect = (): void => {
+    // Rejects only when the reconnect strategy gives up; commands then fail on their own.
+    client.connect().catch((cause: unknown) => {
+      if (down) return
+      down = true
+      settings.onDown(cause)
+    })
+  }
+  replyDeadlines.set(client, {
+    commandTimeoutMs: settings.commandTimeoutMs,
+    reset: (cause) => {
+      // Closed by its owner meanwhile: nothing to reset.
+      if (!client.isOpen) return
+      if (!down) {
+        down = true
+        settings.onDown(cause)
+      }
+      client.destroy()
+      connect()
+    },
   })
+  connect()
   return client
+}
+
+/** What {@link sendRedisCommand} needs of each client {@link createRedisClient} made: its timeout, and how to reset it. */
+const replyDeadlines = new WeakMap<RedisClient, { readonly commandTimeoutMs: number; readonly reset: (cause: Error) => void }>()
+
+/** The extra time a written command is given for its reply, past its own timeout. */
+const REPLY_GRACE_MS = 1_000
+
+/**
+ * Sends a command on a client made by {@link createRedisClient}, bounded until its reply arrives: at most its
+ * `timeout` option (else the client's `commandTimeoutMs`) plus a second. Past that it rejects, and the connection is
+ * reset: closed, which rejects every command on it, and opened again.
+ *
+ * Why: node-redis bounds a command's wait only until the command is written, and when the connection was cut while
+ * commands waited, it could write some of them to the dying socket and keep them waiting for replies that never
+ * come; the next replies, on the new connection, were then matched with the wrong commands. The history test that
+ * kills the connection in the middle of 300 appends hung in one run of three (247 appends never settled), and once
+ * this deadline was in place, it showed an append acknowledged with a position another command had been given.
+ * Clients made with `failPendingOnDrop` therefore start clean after every drop (every pending command fails, as
+ * `ERR_HUB_*_UNAVAILABLE` at the callers, before any reply of the new connection arrives); this deadline stays as
+ * the bound on any wait that remains.
+ */
+export function sendRedisCommand<T>(client: RedisClient, args: readonly string[], options?: { readonly timeout?: number }): Promise<T> {
+  const deadline = replyDeadlines.get(client)
+  const sent = client.sendCommand<T>(args, options)
+  if (deadline === undefined) return sent
+  const waitMs = (options?.timeout ?? deadline.commandTimeoutMs) + REPLY_GRACE_MS
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const error = new Error(`no reply to ${args[0] ?? 'a command'} within ${waitMs} ms; the connection was reset`)
+      reject(error)
+      deadline.reset(error)
+    }, waitMs)
+    sent.then(
+      (reply) => {
+        clearTimeout(timer)
+        resolve(reply)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error instanceof Error ? error : new Error(String(error)))
+      },
+    )
+  })
+}
+
+/**
+ * Closes a client made by {@link createRedisClient} and opens it again: every command on it is rejected. For a caller
+ * that received a reply that cannot be the one to its command, after which no reply on that connection can be trusted.
+ */
+export function resetRedisClient(client: RedisClient, cause: Error): void {
+  replyDeadlines.get(client)?.reset(cause)
 }
 
 /** Closes a client at once: queued commands are rejected. Safe on a client that is already closed. */

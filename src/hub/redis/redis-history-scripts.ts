@@ -208,11 +208,19 @@ function script(source: string): LuaScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') }
 }
 
+/**
+ * A script of the history, whose reply comes tagged: `{ARGV[1], reply}`. ARGV[1] is a fresh UUID per call, so the
+ * caller can tell that the reply is the one to its own command (see `RedisHistory`'s `#eval`).
+ */
+function tagged(source: string): LuaScript {
+  return script(`local function run()\n${source}\nend\nreturn {ARGV[1], run()}\n`)
+}
+
 /** The scripts, each with its SHA1. */
 export const SCRIPTS = {
-  append: script(APPEND),
-  read: script(READ),
-  locate: script(LOCATE),
-  size: script(SIZE),
+  append: tagged(APPEND),
+  read: tagged(READ),
+  locate: tagged(LOCATE),
+  size: tagged(SIZE),
   tail: script(TAIL),
 } as const

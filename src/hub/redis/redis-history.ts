@@ -14,6 +14,8 @@ import {
   DEFAULT_REDIS_URL,
   destroyRedisClient,
   messageOf,
+  resetRedisClient,
+  sendRedisCommand,
   objectOption,
   stringOption,
   type RedisClient,
@@ -329,10 +331,21 @@ export class RedisHistory implements HistoryStore {
     ]
     const tail = [String(this.#keys.length), ...this.#keys, ...common, ...args]
     const send = (useSha: boolean): Promise<ScriptReply> =>
-      client.sendCommand<ScriptReply>(useSha ? ['EVALSHA', script.sha, ...tail] : ['EVAL', script.source, ...tail]).then((reply) => {
-        this.#loaded.add(script.sha)
-        return reply
-      })
+      sendRedisCommand<[string, ScriptReply]>(client, useSha ? ['EVALSHA', script.sha, ...tail] : ['EVAL', script.source, ...tail]).then(
+        (reply) => {
+          // Each reply carries the call's fresh UUID. Why: after a cut connection, node-redis was seen to hand a
+          // reply to another command than the one it answered (an append acknowledged with the reply of the
+          // handshake, in the test that kills the connection mid-stream); such a reply is refused, and the
+          // connection reset, so that nothing is acknowledged with another command's answer.
+          if (!Array.isArray(reply) || reply[0] !== common[0]) {
+            const error = new Error('a reply to another command arrived; the connection was reset')
+            resetRedisClient(client, error)
+            throw error
+          }
+          this.#loaded.add(script.sha)
+          return reply[1]
+        },
+      )
     const sent = this.#loaded.has(script.sha)
       ? send(true).catch((error: unknown) => {
           // An administrator flushed the script cache (SCRIPT FLUSH) while connected: load it again.

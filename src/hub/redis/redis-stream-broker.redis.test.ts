@@ -1,3 +1,4 @@
+import { createClient } from 'redis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { MissedMessages } from '../broker/broker.js'
 import { brokerConformance, sampleMessage } from '../broker/testing/broker-suite.js'
@@ -107,6 +108,24 @@ describe.runIf(hasRedis)('RedisStreamBroker', () => {
     expect(received.map((m) => m.position)).toEqual([slow.position, fast.position])
     expect(received.map((m) => m.update)).toStrictEqual([slow.update, fast.update])
     expect(Object.isFrozen(received[0])).toBe(true)
+  })
+
+  it('sends its read script again when Redis lost it (SCRIPT FLUSH), missing nothing', async () => {
+    const prefix = keyPrefix()
+    const store = history(prefix)
+    const { received, listen } = recorder()
+    await listen(broker({ keyPrefix: prefix }))
+    const first = await store.append(sampleUpdate(1))
+    await vi.waitFor(() => expect(received).toHaveLength(1))
+    const admin = createClient({ url: REDIS_URL })
+    await admin.connect()
+    try {
+      await admin.sendCommand(['SCRIPT', 'FLUSH'])
+    } finally {
+      admin.destroy()
+    }
+    const second = await store.append(sampleUpdate(2))
+    await vi.waitFor(() => expect(received.map((m) => m.position)).toEqual([first, second]))
   })
 
   it('starts after the newest entry when subscribed, and before the store exists takes its first entries', async () => {
