@@ -35,13 +35,6 @@ export interface RedisClientSettings {
   readonly onDown: (cause: unknown) => void
   /** Called each time the connection is ready: `reconnected` is false the first time. */
   readonly onReady: (reconnected: boolean) => void
-  /**
-   * Fail every command pending when the connection drops, and reconnect from a clean client, instead of letting
-   * node-redis send the queued ones over the new connection. For connections that send commands; not for a pub/sub
-   * subscriber, whose subscriptions a clean client would forget. See {@link sendRedisCommand} for why.
-   * @defaultValue false
-   */
-  readonly failPendingOnDrop?: boolean
 }
 
 /**
@@ -73,11 +66,6 @@ export function createRedisClient(settings: RedisClientSettings): ReturnType<typ
     if (down) return
     down = true
     settings.onDown(cause)
-    // Emitted before node-redis reconnects on its own: closing here stops that, and rejects what is pending.
-    if (settings.failPendingOnDrop === true && client.isOpen) {
-      client.destroy()
-      connect()
-    }
   })
   client.on('ready', () => {
     down = false
@@ -120,13 +108,10 @@ const REPLY_GRACE_MS = 1_000
  * reset: closed, which rejects every command on it, and opened again.
  *
  * Why: node-redis bounds a command's wait only until the command is written, and when the connection was cut while
- * commands waited, it could write some of them to the dying socket and keep them waiting for replies that never
- * come; the next replies, on the new connection, were then matched with the wrong commands. The history test that
- * kills the connection in the middle of 300 appends hung in one run of three (247 appends never settled), and once
- * this deadline was in place, it showed an append acknowledged with a position another command had been given.
- * Clients made with `failPendingOnDrop` therefore start clean after every drop (every pending command fails, as
- * `ERR_HUB_*_UNAVAILABLE` at the callers, before any reply of the new connection arrives); this deadline stays as
- * the bound on any wait that remains.
+ * commands waited, it could keep some of them waiting for replies that never came: the history test that kills the
+ * connection in the middle of 300 appends hung in one run of three on Redis 7.0 (247 appends never settled). It
+ * could also hand a reply to another command than the one it answered, which is why the history's scripts tag
+ * their replies (see `RedisHistory`) and reset the connection with {@link resetRedisClient} on a foreign one.
  */
 export function sendRedisCommand<T>(client: RedisClient, args: readonly string[], options?: { readonly timeout?: number }): Promise<T> {
   const deadline = replyDeadlines.get(client)
