@@ -91,22 +91,7 @@ export function objectOption<T extends object>(owner: string, name: string, valu
 
 export { messageOf } from '../errors.js'
 
-/** Rejects with `onTimeout()` unless `promise` settles within `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms)
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        reject(error instanceof Error ? error : new Error(String(error)))
-      },
-    )
-  })
-}
+export { withTimeout } from '../with-timeout.js'
 
 interface UpWaiter {
   readonly resolve: () => void

@@ -1,6 +1,7 @@
 // Connections of the Redis engines. Internal: not re-exported from index.ts.
 import { createClient, type RedisClientOptions } from 'redis'
 import { HubError } from '../errors.js'
+import { withTimeout } from '../with-timeout.js'
 
 /** The Redis server the engines connect to when no `url` is given. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
@@ -118,22 +119,10 @@ export function sendRedisCommand<T>(client: RedisClient, args: readonly string[]
   const sent = client.sendCommand<T>(args, options)
   if (deadline === undefined) return sent
   const waitMs = (options?.timeout ?? deadline.commandTimeoutMs) + REPLY_GRACE_MS
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      const error = new Error(`no reply to ${args[0] ?? 'a command'} within ${waitMs} ms; the connection was reset`)
-      reject(error)
-      deadline.reset(error)
-    }, waitMs)
-    sent.then(
-      (reply) => {
-        clearTimeout(timer)
-        resolve(reply)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        reject(error instanceof Error ? error : new Error(String(error)))
-      },
-    )
+  return withTimeout(sent, waitMs, () => {
+    const error = new Error(`no reply to ${args[0] ?? 'a command'} within ${waitMs} ms; the connection was reset`)
+    deadline.reset(error)
+    return error
   })
 }
 
