@@ -295,6 +295,28 @@ describe.runIf(hasRedis)('RedisHistory under faults', () => {
     }
   })
 
+  it('fails a command whose reply never comes after commandTimeoutMs and a second, then works over a new connection', async () => {
+    const target = new URL(REDIS_URL)
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) })
+    try {
+      const errors: HubError[] = []
+      const history = open({ url: `redis://127.0.0.1:${proxy.port}`, commandTimeoutMs: 200, onError: (error) => errors.push(error) })
+      const before = await history.append(sampleUpdate(1))
+      proxy.stall()
+      const startedAt = Date.now()
+      await expect(history.append(sampleUpdate(2))).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })
+      const waited = Date.now() - startedAt
+      expect(waited).toBeGreaterThanOrEqual(1_150)
+      expect(errors.map((e) => e.code)).toContain('ERR_HUB_HISTORY_UNAVAILABLE')
+      // The connection was replaced: the next commands are answered.
+      const after = await vi.waitFor(() => history.append(sampleUpdate(3)), { timeout: 5_000, interval: 100 })
+      expect(compareOffsets(before.offset, after.offset)).toBeLessThan(0)
+      expect(await history.locate(sampleUpdate(3).id)).toEqual(after)
+    } finally {
+      await proxy.close()
+    }
+  })
+
   it('rejects with ERR_HUB_HISTORY_UNAVAILABLE when Redis cannot be reached at all', async () => {
     const errors: HubError[] = []
     const history = open({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 200, onError: (error) => errors.push(error) })

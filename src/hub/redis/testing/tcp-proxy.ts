@@ -10,6 +10,11 @@ export interface TcpProxy {
   down(): void
   /** Accepts and forwards new connections again. */
   up(): void
+  /**
+   * Stops passing the server's bytes to the connections open now, which stay open: their requests go out and their
+   * replies never come, as behind a hung server or a silent network. New connections are forwarded as usual.
+   */
+  stall(): void
   /** Stops the proxy and closes every connection. */
   close(): Promise<void>
 }
@@ -26,6 +31,8 @@ export interface TcpProxy {
  */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
+  /** Each upstream connection and the client it replies to. */
+  const pipes = new Map<Socket, Socket>()
   let accepting = true
   const track = (socket: Socket): void => {
     sockets.add(socket)
@@ -42,6 +49,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     track(upstream)
     client.pipe(upstream)
     upstream.pipe(client)
+    pipes.set(upstream, client)
     client.on('close', () => upstream.destroy())
     upstream.on('close', () => client.destroy())
   })
@@ -63,6 +71,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     up: () => {
       accepting = true
+    },
+    stall: () => {
+      for (const [upstream, client] of pipes) {
+        upstream.unpipe(client)
+        // Read and drop what the server sends, so that it is not held back either.
+        upstream.on('data', () => undefined)
+      }
+      pipes.clear()
     },
     close: () =>
       new Promise<void>((resolve) => {
