@@ -1,6 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http'
 import { connect, createServer as createHttp2Server, type ClientHttp2Session, type Http2Server } from 'node:http2'
-import { connect as netConnect, type AddressInfo } from 'node:net'
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createParser, type ParsedEvent } from '../../protocol/index.js'
 import { openEventStream } from '../../../test/helpers/event-stream-client.js'
@@ -26,6 +26,17 @@ describe('node adapter', () => {
   afterEach(async () => {
     for (const step of cleanup.splice(0).reverse()) await step()
   })
+
+  /** A raw TCP connection to the server at `url`, destroyed after the test, and what it received so far. */
+  function rawConnection(url: string): { socket: Socket; text: (encoding?: BufferEncoding) => string } {
+    const socket = netConnect(Number(new URL(url).port), '127.0.0.1')
+    cleanup.push(() => {
+      socket.destroy()
+    })
+    const received: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => received.push(chunk))
+    return { socket, text: (encoding = 'utf8') => Buffer.concat(received).toString(encoding) }
+  }
 
   it('adds connection: keep-alive on HTTP/1.1 and refuses a response that already started', async () => {
     const errors: unknown[] = []
@@ -93,13 +104,9 @@ describe('node adapter', () => {
       }),
     )
     cleanup.push(() => server.close())
-    const socket = netConnect(Number(new URL(server.url).port), '127.0.0.1')
-    cleanup.push(() => {
-      socket.destroy()
-    })
-    const received: Buffer[] = []
-    socket.on('data', (chunk: Buffer) => received.push(chunk))
-    const text = (): string => Buffer.concat(received).toString('latin1')
+    const raw = rawConnection(server.url)
+    const { socket } = raw
+    const text = (): string => raw.text('latin1')
     socket.write('GET /sse HTTP/1.1\r\nHost: localhost\r\n\r\n')
     await waitFor(() => text().endsWith('\r\n0\r\n\r\n'), 'the last chunk')
     const [head, body] = text().split('\r\n\r\n', 2) as [string, string]
@@ -134,28 +141,18 @@ describe('node adapter', () => {
     cleanup.push(() => server.close())
     expect(await (await fetch(`${server.url}/wrapped`)).text()).toBe(':\n\ndata: hi\n\n')
     expect(wrapped).toEqual([':\n\n', 'data: hi\n\n'])
-    const socket = netConnect(Number(new URL(server.url).port), '127.0.0.1')
-    cleanup.push(() => {
-      socket.destroy()
-    })
-    const received: Buffer[] = []
-    socket.on('data', (chunk: Buffer) => received.push(chunk))
-    socket.write('GET /old HTTP/1.0\r\nHost: localhost\r\n\r\n')
-    await new Promise((resolve) => socket.once('close', resolve))
-    const [head, body] = Buffer.concat(received).toString().split('\r\n\r\n', 2) as [string, string]
+    const old = rawConnection(server.url)
+    old.socket.write('GET /old HTTP/1.0\r\nHost: localhost\r\n\r\n')
+    await new Promise((resolve) => old.socket.once('close', resolve))
+    const [head, body] = old.text().split('\r\n\r\n', 2) as [string, string]
     expect(head.toLowerCase()).not.toContain('transfer-encoding')
     // HTTP/1.0 has no chunks: the body is the stream, ended by closing the connection.
     expect(body).toBe(':\n\ndata: hi\n\n')
     // RFC 9110 §9.3.2: a response to HEAD has no content; the next response on the connection starts right after it.
-    const head11 = netConnect(Number(new URL(server.url).port), '127.0.0.1')
-    cleanup.push(() => {
-      head11.destroy()
-    })
-    const bytes: Buffer[] = []
-    head11.on('data', (chunk: Buffer) => bytes.push(chunk))
-    head11.write('HEAD /sse HTTP/1.1\r\nHost: localhost\r\n\r\nGET /sse HTTP/1.1\r\nHost: localhost\r\n\r\n')
-    await waitFor(() => Buffer.concat(bytes).toString().endsWith('data: hi\n\n\r\n0\r\n\r\n'), 'both responses')
-    const responses = Buffer.concat(bytes).toString().split('HTTP/1.1 200 OK')
+    const head11 = rawConnection(server.url)
+    head11.socket.write('HEAD /sse HTTP/1.1\r\nHost: localhost\r\n\r\nGET /sse HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await waitFor(() => head11.text().endsWith('data: hi\n\n\r\n0\r\n\r\n'), 'both responses')
+    const responses = head11.text().split('HTTP/1.1 200 OK')
     expect(responses).toHaveLength(3)
     expect(responses[1]?.endsWith('\r\n\r\n')).toBe(true)
   })
