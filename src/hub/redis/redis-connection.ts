@@ -1,5 +1,5 @@
 // Connections of the Redis engines. Internal: not re-exported from index.ts.
-import { createClient, type RedisClientOptions } from 'redis'
+import { createClient, ErrorReply, type RedisClientOptions } from 'redis'
 import { HubError } from '../errors.js'
 import { withTimeout } from '../with-timeout.js'
 
@@ -132,6 +132,11 @@ export function sendRedisCommand<T>(client: RedisClient, args: readonly string[]
  */
 export function resetRedisClient(client: RedisClient, cause: Error): void {
   replyDeadlines.get(client)?.reset(cause)
+}
+
+/** Whether Redis refused an `EVALSHA` because its script cache does not hold the script (a restart, `SCRIPT FLUSH`). */
+export function isNoScript(error: unknown): boolean {
+  return error instanceof ErrorReply && error.message.startsWith('NOSCRIPT')
 }
 
 /** Closes a client at once: queued commands are rejected. Safe on a client that is already closed. */

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { ErrorReply } from 'redis'
 import { HubError } from '../errors.js'
 import { checkLocateId, checkReadQuery, copyUpdate } from '../history/check-arguments.js'
 import type { HistoryCapabilities, HistoryStore, ReadQuery, ReadResult } from '../history/history-store.js'
@@ -13,10 +12,11 @@ import {
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_URL,
   destroyRedisClient,
+  isNoScript,
   messageOf,
+  objectOption,
   resetRedisClient,
   sendRedisCommand,
-  objectOption,
   stringOption,
   type RedisClient,
   type RedisEngineClientOptions,
@@ -349,7 +349,7 @@ export class RedisHistory implements HistoryStore {
     const sent = this.#loaded.has(script.sha)
       ? send(true).catch((error: unknown) => {
           // An administrator flushed the script cache (SCRIPT FLUSH) while connected: load it again.
-          if (!(error instanceof ErrorReply) || !error.message.startsWith('NOSCRIPT')) throw error
+          if (!isNoScript(error)) throw error
           this.#loaded.delete(script.sha)
           return send(false)
         })

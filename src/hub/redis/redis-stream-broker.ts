@@ -1,4 +1,3 @@
-import { ErrorReply } from 'redis'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
@@ -11,9 +10,10 @@ import {
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_URL,
   destroyRedisClient,
+  isNoScript,
   messageOf,
-  sendRedisCommand,
   objectOption,
+  sendRedisCommand,
   stringOption,
   type RedisClient,
   type RedisEngineClientOptions,
@@ -299,8 +299,8 @@ export class RedisStreamBroker implements Broker {
       // The command is meant to wait up to blockMs: the timeout bounds queueing and the answer beyond that.
       timeout: this.#blockMs + this.#commandTimeoutMs,
     }).catch((cause: unknown) => {
-        throw unavailable('the stream read failed', cause)
-      })
+      throw unavailable('the stream read failed', cause)
+    })
   }
 
   /**
@@ -317,7 +317,7 @@ export class RedisStreamBroker implements Broker {
     const client = this.#connection()
     return sendRedisCommand<TailReply>(client, ['EVALSHA', SCRIPTS.tail.sha, ...args], options)
       .catch((error: unknown) => {
-        if (!(error instanceof ErrorReply) || !error.message.startsWith('NOSCRIPT')) throw error
+        if (!isNoScript(error)) throw error
         return sendRedisCommand<TailReply>(client, ['EVAL', SCRIPTS.tail.source, ...args], options)
       })
       .catch((cause: unknown) => {
