@@ -413,7 +413,7 @@ class SinkSession<Events extends object> implements Session<Events> {
     this.#stopKeepAlive?.()
     const sink = this.#sink
     if (sink.onAbort === undefined) sink.signal.removeEventListener('abort', this.#onGone)
-    if (flush && this.#queue.length > 0 && !this.#sinkGone && (sink.onAbort !== undefined || !sink.signal.aborted)) {
+    if (flush && this.#queue.length > 0 && !this.#sinkGone) {
       try {
         void Promise.resolve(sink.write(this.#takeQueue())).catch(() => undefined)
       } catch {
