@@ -1,5 +1,5 @@
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StoredMsg, type StreamInfo } from '@nats-io/jetstream'
-import type { NatsConnection, Subscription } from '@nats-io/transport-node'
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
@@ -20,6 +20,7 @@ import {
 } from './nats-connection.js'
 import { decodeUpdate, encodeMessage } from './message-codec.js'
 import { DEFAULT_NATS_HISTORY_STREAM, DEFAULT_NATS_HISTORY_SUBJECT_PREFIX } from './nats-history.js'
+import { PushTail } from './push-tail.js'
 
 /**
  * How long a {@link NatsStreamBroker} waits for a sign of a new message before it looks at the stream again: 2 seconds.
@@ -98,7 +99,6 @@ interface Connected {
   readonly nc: NatsConnection
   readonly jsm: JetStreamManager
   readonly watch: ConnectionWatch
-  readonly wake: Subscription
 }
 
 /** Where the tail stands: the epoch it reads (`''` while the stream does not exist yet) and the last sequence read. */
@@ -109,6 +109,9 @@ interface Cursor {
 
 const OWNER = 'NatsStreamBroker'
 const RESOLVED = Promise.resolve()
+/** Bounds of the push consumer's heartbeat interval, which follows `pollMs`. */
+const MIN_HEARTBEAT_MS = 100
+const MAX_HEARTBEAT_MS = 30_000
 /** The pause before the tail tries again after a failed round (nats.js reconnects meanwhile). */
 const RETRY_DELAY_MS = 100
 
@@ -156,14 +159,24 @@ export class NatsStreamBroker implements Broker {
   readonly #requestTimeoutMs: number
   readonly #pollMs: number
   readonly #batchSize: number
+  readonly #heartbeatMs: number
   readonly #subscriptions: SubscriptionSet
   readonly #mirror: NatsBroker | undefined
   #connection: Promise<Connected> | undefined
+  /** The open connection, once there is one. */
+  #nc: NatsConnection | undefined
   /** Resolves once the tail's start is known and the tail runs; reset when finding the start failed. */
   #started: Promise<void> | undefined
   #cursor: Cursor = { epoch: '', sequence: 0 }
   /** A sequence the last round found missing although the stream held it: checked again by the next round. */
   #holeAt = 0
+  /** The push consumer new messages come from, once the stream exists; `undefined` while there is none. */
+  #push: PushTail | undefined
+  /**
+   * While there is no push consumer: a core subscription to the history's subjects, used only as a wake-up signal
+   * that something was stored.
+   */
+  #signal: Subscription | undefined
   /** A message was stored since the tail last looked. */
   #signalled = false
   /** Ends the tail's current wait. */
@@ -188,6 +201,7 @@ export class NatsStreamBroker implements Broker {
     this.#requestTimeoutMs = integerOption(OWNER, 'requestTimeoutMs', options.requestTimeoutMs, DEFAULT_NATS_REQUEST_TIMEOUT_MS, 1)
     this.#pollMs = integerOption(OWNER, 'pollMs', options.pollMs, DEFAULT_NATS_STREAM_BROKER_POLL_MS, 1)
     this.#batchSize = integerOption(OWNER, 'batchSize', options.batchSize, DEFAULT_NATS_STREAM_BROKER_BATCH_SIZE, 1)
+    this.#heartbeatMs = Math.min(Math.max(this.#pollMs, MIN_HEARTBEAT_MS), MAX_HEARTBEAT_MS)
     this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
     this.#mirror =
       subject === null
@@ -242,10 +256,11 @@ export class NatsStreamBroker implements Broker {
     this.#closed = true
     this.#subscriptions.close()
     this.#wake?.()
+    this.#dropPushTail()
+    this.#signal?.unsubscribe()
     const connected = await this.#connection?.catch(() => undefined)
     if (connected !== undefined) {
       connected.watch.stop()
-      connected.wake.unsubscribe()
       if (this.#lent === undefined && !connected.nc.isClosed()) await connected.nc.close()
     }
     await this.#mirror?.close()
@@ -275,9 +290,13 @@ export class NatsStreamBroker implements Broker {
         this.#signalled = false
         const read = await this.#readBatch()
         if (this.#failing) this.#failing = false
-        if (read < this.#batchSize && !this.#isClosed()) await this.#waitForSignal()
+        if (read < this.#batchSize && !this.#isClosed()) {
+          await this.#keepPushTail()
+          if (!this.#isClosed()) await this.#waitForSignal()
+        }
       } catch (error) {
         if (this.#isClosed()) return
+        this.#dropPushTail()
         this.#onDown(error instanceof HubError ? error : unavailable('lost the connection to NATS', error))
         await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS))
       }
@@ -287,7 +306,11 @@ export class NatsStreamBroker implements Broker {
   /** Reads and delivers the messages after the cursor, at most `batchSize`; returns how many it read. */
   async #readBatch(): Promise<number> {
     const info = await this.#info()
-    if (info === undefined || this.#closed) return 0
+    if (info === undefined || this.#closed) {
+      // No stream (any consumer went with it): the core signal tells when one is written again.
+      this.#dropPushTail()
+      return 0
+    }
     const { created, state } = info
     // An empty stream reports first_seq = last_seq + 1 after a purge, and 0 when it never held a message.
     const floor = state.messages === 0 ? state.last_seq : state.first_seq - 1
@@ -297,6 +320,7 @@ export class NatsStreamBroker implements Broker {
       if (this.#cursor.epoch !== '') this.#notifyMissed()
       this.#cursor = { epoch: created, sequence: floor }
       this.#holeAt = 0
+      this.#dropPushTail()
     } else if (floor > this.#cursor.sequence) {
       // Messages after the last one read were discarded before being read.
       this.#notifyMissed()
@@ -307,26 +331,114 @@ export class NatsStreamBroker implements Broker {
       this.#cursor.sequence = this.#holeAt
       this.#holeAt = 0
     }
-    const count = Math.min(this.#batchSize, last - this.#cursor.sequence)
+    const start = this.#cursor.sequence
+    const count = Math.min(this.#batchSize, last - start)
     if (count <= 0) return 0
     const { jsm, watch } = await this.#connect()
     const requests: Promise<StoredMsg | null>[] = []
     // Pipelined: the requests leave together and are answered in order by the stream leader.
-    for (let i = 1; i <= count; i++) requests.push(this.#request(watch, jsm.streams.getMessage(this.#stream, { seq: this.#cursor.sequence + i })))
+    for (let i = 1; i <= count; i++) requests.push(this.#request(watch, jsm.streams.getMessage(this.#stream, { seq: start + i })))
     const stored = await Promise.all(requests)
-    const epoch = this.#cursor.epoch
-    for (const entry of stored) {
-      if (this.#isClosed()) break
+    for (let i = 0; i < count && !this.#isClosed(); i++) {
+      const sequence = start + 1 + i
+      // The push consumer delivered it meanwhile (see #onPushed).
+      if (sequence <= this.#cursor.sequence) continue
+      const entry = stored[i] ?? null
       if (entry === null) {
         // Discarded since the state was read (the next round reports the gap), or deleted on its own.
-        this.#holeAt = this.#cursor.sequence + 1
+        this.#holeAt = sequence
         break
       }
-      this.#cursor.sequence = entry.seq
-      const update = this.#decode(entry)
-      if (update !== undefined) this.#subscriptions.deliver(Object.freeze({ update, position: Object.freeze({ epoch, offset: String(entry.seq) }) }))
+      this.#deliver(entry.data, sequence, entry.subject)
     }
     return this.#holeAt === 0 ? count : 0
+  }
+
+  /**
+   * Delivers the stream message at `sequence`, the one after the cursor, and moves the cursor onto it (also when
+   * Herald did not write it: it is skipped and reported).
+   */
+  #deliver(data: Uint8Array, sequence: number, subject: string): void {
+    this.#cursor.sequence = sequence
+    if (this.#holeAt !== 0 && this.#holeAt <= sequence) this.#holeAt = 0
+    const update = this.#decode(data, sequence, subject)
+    if (update !== undefined) {
+      this.#subscriptions.deliver(Object.freeze({ update, position: Object.freeze({ epoch: this.#cursor.epoch, offset: String(sequence) }) }))
+    }
+  }
+
+  /**
+   * A message from the push consumer. The one after the cursor, from a consumer known to be on the cursor's epoch, is
+   * delivered at once; why each figure of `herald-hub-nats-2` in benchmark S and A dropped: one message per update and
+   * node, where a signal, a `STREAM.INFO` and a get (five messages, two round trips after the store) were needed, and
+   * the signal often arrived before JetStream had stored the message, leaving the update for the next round. Anything
+   * else (not verified yet, a sequence skipped on the way) only wakes the tail, whose round reads by sequence.
+   */
+  #onPushed(tail: PushTail, message: Msg, sequence: number): void {
+    if (tail !== this.#push || this.#closed) return
+    const cursor = this.#cursor
+    if (sequence === cursor.sequence + 1 && tail.verified && tail.epoch === cursor.epoch) this.#deliver(message.data, sequence, message.subject)
+    else if (sequence > cursor.sequence) this.#signalTail()
+  }
+
+  /** Keeps a verified push consumer in place once the stream exists, opening one from the cursor on when needed. */
+  async #keepPushTail(): Promise<void> {
+    const current = this.#push
+    if (current !== undefined && !current.isSilent(Date.now())) return
+    this.#dropPushTail()
+    const epoch = this.#cursor.epoch
+    if (epoch === '') return
+    const { nc, jsm, watch } = await this.#connect()
+    if (this.#closed) return
+    const tail = new PushTail({
+      nc,
+      jsm,
+      stream: this.#stream,
+      epoch,
+      heartbeatMs: this.#heartbeatMs,
+      events: {
+        onMessage: (from, message, sequence) => this.#onPushed(from, message, sequence),
+        onIdle: (from, lastSequence) => {
+          if (from === this.#push && lastSequence > this.#cursor.sequence) this.#signalTail()
+        },
+        onGone: (from) => {
+          if (from !== this.#push) return
+          this.#dropPushTail()
+          this.#signalTail()
+        },
+      },
+    })
+    this.#push = tail
+    // The consumer's messages wake the tail from now on.
+    this.#signal?.unsubscribe()
+    this.#signal = undefined
+    await this.#request(watch, tail.start(this.#cursor.sequence + 1))
+    // The stream had this epoch before the consumer was created and still has it: the consumer is on it.
+    const info = await this.#info()
+    if (tail !== this.#push) return
+    if (info?.created === epoch && this.#cursor.epoch === epoch) tail.verified = true
+    else this.#dropPushTail()
+  }
+
+  /** Closes the push consumer, if any, and listens for the wake-up signal instead. */
+  #dropPushTail(): void {
+    const tail = this.#push
+    if (tail === undefined) return
+    this.#push = undefined
+    tail.close()
+    this.#listenForSignal()
+  }
+
+  #listenForSignal(): void {
+    const nc = this.#nc
+    if (this.#signal !== undefined || this.#push !== undefined || this.#closed || nc === undefined || nc.isClosed()) return
+    // Only a signal: what was stored is read from the stream, in sequence order.
+    this.#signal = nc.subscribe(`${this.#prefix}.>`, { callback: () => this.#signalTail() })
+  }
+
+  #signalTail(): void {
+    this.#signalled = true
+    this.#wake?.()
   }
 
   /** Waits until a message is stored on the history's subjects, or `pollMs` passed. */
@@ -372,21 +484,22 @@ export class NatsStreamBroker implements Broker {
     })
       .then(async (nc): Promise<Connected> => {
         const jsm = await jetstreamManager(nc, { timeout: this.#requestTimeoutMs, checkAPI: false })
-        const watch = new ConnectionWatch(nc, { onDown: (server) => this.#onDown(`lost the connection to NATS (${server})`) })
-        // Only a signal: what was stored is read from the stream, in sequence order.
-        const wake = nc.subscribe(`${this.#prefix}.>`, {
-          callback: () => {
-            this.#signalled = true
-            this.#wake?.()
+        const watch = new ConnectionWatch(nc, {
+          onDown: (server) => this.#onDown(`lost the connection to NATS (${server})`),
+          // What the consumer pushed meanwhile is lost, and a restarted server lost the consumer: read, then reopen it.
+          onUp: () => {
+            this.#dropPushTail()
+            this.#signalTail()
           },
         })
         if (this.#closed) {
           watch.stop()
-          wake.unsubscribe()
           if (this.#lent === undefined) await nc.close()
           throw closedError()
         }
-        return { nc, jsm, watch, wake }
+        this.#nc = nc
+        this.#listenForSignal()
+        return { nc, jsm, watch }
       })
       .catch((error: unknown) => {
         // Try again on the next call.
@@ -404,16 +517,16 @@ export class NatsStreamBroker implements Broker {
     this.#subscriptions.report(typeof error === 'string' ? new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: ${error}`) : error)
   }
 
-  #decode(stored: StoredMsg): HubUpdate | undefined {
+  #decode(data: Uint8Array, sequence: number, subject: string): HubUpdate | undefined {
     try {
-      const update = decodeUpdate(stored.data)
+      const update = decodeUpdate(data)
       Object.freeze(update.topics)
       return Object.freeze(update)
     } catch (cause) {
       this.#subscriptions.report(
         new HubError(
           'ERR_HUB_BROKER_MESSAGE_INVALID',
-          `${OWNER}: skipped stream message ${stored.seq} (${stored.subject}), which Herald did not write: ${messageOf(cause)}`,
+          `${OWNER}: skipped stream message ${sequence} (${subject}), which Herald did not write: ${messageOf(cause)}`,
           { cause },
         ),
       )
