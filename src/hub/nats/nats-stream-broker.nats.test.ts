@@ -1,14 +1,16 @@
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { MissedMessages } from '../broker/broker.js'
 import { brokerConformance, sampleMessage } from '../broker/testing/broker-suite.js'
 import type { HubError } from '../errors.js'
 import { sampleUpdate } from '../history/testing/history-suite.js'
 import { startTcpProxy, type TcpProxy } from '../redis/testing/tcp-proxy.js'
+import type { StreamPosition } from '../stream-position.js'
 import type { HubMessage } from '../update.js'
 import { NatsBroker } from './nats-broker.js'
 import { NatsHistory } from './nats-history.js'
 import { DEFAULT_NATS_STREAM_BROKER_POLL_MS, NatsStreamBroker, type NatsStreamBrokerOptions } from './nats-stream-broker.js'
-import { deleteStreams, NATS_URL, requireNats, uniqueName } from './testing/nats-service.js'
+import { adminConnection, deleteStreams, NATS_URL, requireNats, uniqueName } from './testing/nats-service.js'
 
 const hasNats = await requireNats()
 
@@ -219,6 +221,76 @@ describe.runIf(hasNats)('NatsStreamBroker', () => {
     expect(renewed.epoch).not.toBe(old.epoch)
     await vi.waitFor(() => expect(received.map((m) => m.position)).toEqual([old, renewed]), { timeout: 10_000 })
     expect(missed).toHaveLength(1)
+  })
+
+  async function manager(): Promise<JetStreamManager> {
+    const nc = await adminConnection()
+    closing.push(nc)
+    return jetstreamManager(nc)
+  }
+
+  async function consumerNames(jsm: JetStreamManager, stream: string): Promise<string[]> {
+    return (await jsm.consumers.list(stream).next()).map((info) => info.name)
+  }
+
+  it('reads new messages from one ephemeral push consumer, at once whatever pollMs, and deletes it on close', async () => {
+    const stream = streamName()
+    const store = history(stream)
+    const jsm = await manager()
+    await store.append(sampleUpdate(0))
+    const { received, missed, listen } = recorder()
+    // A round that is not woken runs a minute later: only the consumer's messages can bring these in time.
+    const tailing = broker(stream, { pollMs: 60_000 })
+    await listen(tailing)
+    await vi.waitFor(async () => expect(await consumerNames(jsm, stream)).toHaveLength(1))
+    const [consumer] = await jsm.consumers.list(stream).next()
+    expect(consumer?.config).toMatchObject({ ack_policy: 'none', mem_storage: true, flow_control: true })
+    const positions: StreamPosition[] = []
+    for (let n = 1; n <= 50; n++) positions.push(await store.append(sampleUpdate(n)))
+    await vi.waitFor(() => expect(received.map((m) => m.position)).toEqual(positions))
+    expect(missed).toEqual([])
+    await tailing.close()
+    await vi.waitFor(async () => expect(await consumerNames(jsm, stream)).toEqual([]))
+  })
+
+  it('delivers each message once, in order, while rounds run among the pushed messages', async () => {
+    const stream = streamName()
+    const store = history(stream)
+    const { received, missed, listen } = recorder()
+    // A round every 100 ms: its stream state is often older than the pushed messages handled while it was on its way.
+    await listen(broker(stream, { pollMs: 100 }))
+    const positions: StreamPosition[] = []
+    // 50 appends at a time, for about 15 rounds.
+    const until = Date.now() + 1_500
+    await Promise.all(
+      Array.from({ length: 50 }, async (_, writer) => {
+        for (let n = 0; Date.now() < until; n++) positions.push(await store.append(sampleUpdate(n * 50 + writer)))
+      }),
+    )
+    positions.sort((a, b) => Number(a.offset) - Number(b.offset))
+    await vi.waitFor(() => expect(received.length).toBeGreaterThanOrEqual(positions.length), { timeout: 10_000 })
+    expect(received.length).toBe(positions.length)
+    expect(received.map((m) => m.position)).toEqual(positions)
+    expect(missed).toEqual([])
+  })
+
+  it('opens another consumer when its consumer is deleted under it, missing nothing meanwhile', async () => {
+    const stream = streamName()
+    const store = history(stream)
+    const jsm = await manager()
+    const { received, missed, listen } = recorder()
+    await listen(broker(stream, { pollMs: 100 }))
+    const positions = [await store.append(sampleUpdate(1))]
+    await vi.waitFor(() => expect(received).toHaveLength(1))
+    const [first] = await consumerNames(jsm, stream)
+    expect(first).toBeDefined()
+    await jsm.consumers.delete(stream, first ?? '')
+    for (let n = 2; n <= 10; n++) positions.push(await store.append(sampleUpdate(n)))
+    await vi.waitFor(() => expect(received.map((m) => m.position)).toEqual(positions), { timeout: 5_000 })
+    await vi.waitFor(async () => expect(await consumerNames(jsm, stream)).toEqual([expect.not.stringMatching(first ?? '')]), { timeout: 5_000 })
+    positions.push(await store.append(sampleUpdate(11)))
+    await vi.waitFor(() => expect(received.map((m) => m.position)).toEqual(positions))
+    expect(missed).toEqual([])
   })
 
   it('rejects subscribe and publish with ERR_HUB_BROKER_CLOSED after close, and closes again without effect', async () => {

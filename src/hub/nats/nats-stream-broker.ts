@@ -73,7 +73,8 @@ export interface NatsStreamBrokerOptions {
   readonly requestTimeoutMs?: number
   /**
    * How long the tail waits for a sign of a new message before it looks at the stream again (which is also how soon
-   * a recreated stream, a new epoch, is noticed when nothing is stored, and a message whose sign was lost is read).
+   * a recreated stream, a new epoch, is noticed when nothing is stored, and a message whose sign was lost is read),
+   * and the push consumer's heartbeat interval (at least 100 ms, at most 30 s).
    *
    * @defaultValue {@link DEFAULT_NATS_STREAM_BROKER_POLL_MS} (2 s)
    */
@@ -122,13 +123,20 @@ const RETRY_DELAY_MS = 100
  * once can reach the broker in the other order than they reached history; a subscriber that resumes after the newer
  * update would then never get the older one.)
  *
- * - **Delivery.** Each round reads the stream's state (one `STREAM.INFO`: creation time and sequence range), then
- *   gets the messages after the last sequence read by sequence from the stream leader (`STREAM.MSG.GET`, pipelined,
- *   at most `batchSize`), so no consumer is created or left behind. Each is decoded with the history's codec and
- *   handed to every listener as a frozen {@link HubMessage} whose position is the one `NatsHistory.append` returned
- *   for it. Between rounds, the tail waits for a message on the history's subjects (a core subscription on
- *   `<subjectPrefix>.>`, used only as a signal), or `pollMs`. The tail starts after the stream's last sequence when
- *   the first `subscribe` is made, so an update appended after `subscribe` resolved is delivered.
+ * - **Delivery.** New messages come from an ephemeral JetStream push consumer of the stream (no acknowledgements,
+ *   flow control, heartbeats every `pollMs`, kept in memory, deleted on `close()` and by the server once nobody
+ *   listens to it), created from the sequence after the last one read: one message per update and node. The message
+ *   after the last one read is decoded with the history's codec and handed to every listener as a frozen
+ *   {@link HubMessage} whose position is the one `NatsHistory.append` returned for it. The consumer is trusted only once
+ *   the stream's state read after its creation still has the epoch read before it (so it is not on a deleted and
+ *   recreated stream); until then, and whenever a pushed message is not the next one (one lost on the way), the
+ *   message only wakes a round. A round reads the stream's state (one `STREAM.INFO`: creation time and sequence
+ *   range), then gets the messages after the last sequence read by sequence from the stream leader
+ *   (`STREAM.MSG.GET`, pipelined, at most `batchSize`). Rounds also run at the first `subscribe`, every `pollMs`, after
+ *   a reconnection (which replaces the consumer), and when the consumer fell silent for three heartbeats (which
+ *   replaces it too). While there is no consumer (no stream yet), a core subscription on `<subjectPrefix>.>` wakes the
+ *   rounds instead. The tail starts after the stream's last sequence when the first `subscribe` is made, so an update
+ *   appended after `subscribe` resolved is delivered.
  * - **Publish.** `history.append` already put the update in the stream, so listeners get it from there, whoever
  *   called `publish`. `publish` only forwards the message to the core `subject` (for nodes on a {@link NatsBroker},
  *   which a cluster may mix in) and resolves once the server processed it (a flush); with `subject: null`, it
@@ -305,6 +313,8 @@ export class NatsStreamBroker implements Broker {
 
   /** Reads and delivers the messages after the cursor, at most `batchSize`; returns how many it read. */
   async #readBatch(): Promise<number> {
+    // The push consumer may move the cursor on while the state is on its way: compare with where it stood before.
+    const before = this.#cursor.sequence
     const info = await this.#info()
     if (info === undefined || this.#closed) {
       // No stream (any consumer went with it): the core signal tells when one is written again.
@@ -315,7 +325,7 @@ export class NatsStreamBroker implements Broker {
     // An empty stream reports first_seq = last_seq + 1 after a purge, and 0 when it never held a message.
     const floor = state.messages === 0 ? state.last_seq : state.first_seq - 1
     const last = state.last_seq
-    if (created !== this.#cursor.epoch || last < this.#cursor.sequence) {
+    if (created !== this.#cursor.epoch || last < before) {
       // A new stream (a new epoch): read it from its start. Only a stream seen before makes a gap.
       if (this.#cursor.epoch !== '') this.#notifyMissed()
       this.#cursor = { epoch: created, sequence: floor }
