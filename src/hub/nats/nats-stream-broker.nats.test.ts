@@ -1,4 +1,4 @@
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import { AckPolicy, jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { MissedMessages } from '../broker/broker.js'
 import { brokerConformance, sampleMessage } from '../broker/testing/broker-suite.js'
@@ -290,6 +290,27 @@ describe.runIf(hasNats)('NatsStreamBroker', () => {
     await vi.waitFor(async () => expect(await consumerNames(jsm, stream)).toEqual([expect.not.stringMatching(first ?? '')]), { timeout: 5_000 })
     positions.push(await store.append(sampleUpdate(11)))
     await vi.waitFor(() => expect(received.map((m) => m.position)).toEqual(positions))
+    expect(missed).toEqual([])
+  })
+
+  it('reports a push consumer the server refuses, and delivers by rounds woken by the core signal meanwhile', async () => {
+    const stream = streamName()
+    const jsm = await manager()
+    // A stream that allows one consumer, which another client holds.
+    await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], storage: StorageType.Memory, max_consumers: 1 })
+    await jsm.consumers.add(stream, { durable_name: 'other', ack_policy: AckPolicy.Explicit })
+    const store = history(stream)
+    await store.append(sampleUpdate(0))
+    const errors: HubError[] = []
+    const { received, missed, listen } = recorder()
+    await listen(broker(stream, { pollMs: 60_000, onError: (error) => errors.push(error) }))
+    await vi.waitFor(() => expect(errors).toHaveLength(1))
+    expect(errors[0]).toMatchObject({ code: 'ERR_HUB_BROKER_UNAVAILABLE', message: expect.stringContaining('cannot create its push consumer') })
+    const positions: StreamPosition[] = []
+    for (let n = 1; n <= 5; n++) positions.push(await store.append(sampleUpdate(n)))
+    await vi.waitFor(() => expect(received.map((m) => m.position)).toEqual(positions))
+    expect(await consumerNames(jsm, stream)).toEqual(['other'])
+    expect(errors).toHaveLength(1)
     expect(missed).toEqual([])
   })
 

@@ -88,7 +88,9 @@ export interface NatsStreamBrokerOptions {
   /**
    * Receives errors that do not fail a call: a listener that threw (`ERR_HUB_BROKER_LISTENER_FAILED`), a stream
    * message Herald did not write, skipped (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
-   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own). An error thrown by `onError` itself is
+   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own), a push consumer the server refused to
+   * create (`ERR_HUB_BROKER_UNAVAILABLE`, for lack of permission, say; delivery goes on by rounds, and it tries again
+   * 30 s later). An error thrown by `onError` itself is
    * rethrown from a microtask.
    *
    * @defaultValue a function that ignores the error
@@ -113,6 +115,8 @@ const RESOLVED = Promise.resolve()
 /** Bounds of the push consumer's heartbeat interval, which follows `pollMs`. */
 const MIN_HEARTBEAT_MS = 100
 const MAX_HEARTBEAT_MS = 30_000
+/** How long the tail goes without a push consumer after the server refused to create one. */
+const PUSH_RETRY_MS = 30_000
 /** The pause before the tail tries again after a failed round (nats.js reconnects meanwhile). */
 const RETRY_DELAY_MS = 100
 
@@ -185,6 +189,8 @@ export class NatsStreamBroker implements Broker {
    * that something was stored.
    */
   #signal: Subscription | undefined
+  /** When a push consumer may be opened again after one failed or went away (`Date.now()` time). */
+  #pushRetryAt = 0
   /** A message was stored since the tail last looked. */
   #signalled = false
   /** Ends the tail's current wait. */
@@ -393,11 +399,12 @@ export class NatsStreamBroker implements Broker {
 
   /** Keeps a verified push consumer in place once the stream exists, opening one from the cursor on when needed. */
   async #keepPushTail(): Promise<void> {
+    const now = Date.now()
     const current = this.#push
-    if (current !== undefined && !current.isSilent(Date.now())) return
+    if (current !== undefined && !current.isSilent(now)) return
     this.#dropPushTail()
     const epoch = this.#cursor.epoch
-    if (epoch === '') return
+    if (epoch === '' || now < this.#pushRetryAt) return
     const { nc, jsm, watch } = await this.#connect()
     if (this.#closed) return
     const tail = new PushTail({
@@ -414,6 +421,8 @@ export class NatsStreamBroker implements Broker {
         onGone: (from) => {
           if (from !== this.#push) return
           this.#dropPushTail()
+          // Not at once: a subscription refused by the server's permissions would otherwise fail again in a loop.
+          this.#pushRetryAt = Date.now() + this.#heartbeatMs
           this.#signalTail()
         },
       },
@@ -422,7 +431,17 @@ export class NatsStreamBroker implements Broker {
     // The consumer's messages wake the tail from now on.
     this.#signal?.unsubscribe()
     this.#signal = undefined
-    await this.#request(watch, tail.start(this.#cursor.sequence + 1))
+    try {
+      await this.#request(watch, tail.start(this.#cursor.sequence + 1))
+    } catch (error) {
+      if (tail === this.#push) this.#dropPushTail()
+      // A lost connection is an outage like any other; anything else (permissions, the stream's consumer limit) leaves
+      // the rounds, woken by the core signal, to deliver until the next try.
+      if (!watch.up || this.#isClosed()) throw error
+      this.#pushRetryAt = Date.now() + PUSH_RETRY_MS
+      this.#subscriptions.report(unavailable(`cannot create its push consumer (tried again in ${PUSH_RETRY_MS / 1000} s)`, error))
+      return
+    }
     // The stream had this epoch before the consumer was created and still has it: the consumer is on it.
     const info = await this.#info()
     if (tail !== this.#push) return
