@@ -33,6 +33,8 @@ export function createClusterRelay(options: { history?: HistoryStore } = {}): Cl
       }
       case 'size':
         return history.size()
+      case 'newest':
+        return (await history.newest?.()) ?? null
       default:
         throw new HubError('ERR_HUB_HISTORY_INVALID_QUERY', `unknown history method ${method}`)
     }

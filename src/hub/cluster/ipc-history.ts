@@ -133,6 +133,10 @@ export class IpcHistory implements HistoryStore {
     return this.#call('size')
   }
 
+  newest(): Promise<StreamPosition | undefined> {
+    return this.#call<StreamPosition | null>('newest').then((p) => p ?? undefined)
+  }
+
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve()
     this.#closed = true

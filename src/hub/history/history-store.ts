@@ -125,6 +125,14 @@ export interface HistoryStore {
   /** How many entries are retained now (for metrics). Evicts expired entries first. */
   size(): Promise<number>
 
+  /**
+   * The position of the newest retained entry, or `undefined` when none is retained, in one request. A hub node asks
+   * for it when it starts, where a node that has delivered nothing yet reads from after its broker lost messages.
+   * Optional for stores of other packages: without it, the hub pages through the whole history once to find it, so a
+   * store shared across nodes should have it. Evicts expired entries first.
+   */
+  newest?(): Promise<StreamPosition | undefined>
+
   /** Releases the store's resources (file handles, connections). Safe to call more than once. */
   close(): Promise<void>
 }

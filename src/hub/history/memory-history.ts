@@ -174,6 +174,14 @@ export class MemoryHistory implements HistoryStore {
     })
   }
 
+  newest(): Promise<StreamPosition | undefined> {
+    return settle(() => {
+      this.#checkOpen()
+      this.#evictExpired(this.#now())
+      return this.#count === 0 ? undefined : { epoch: this.#epoch, offset: String(this.#last) }
+    })
+  }
+
   close(): Promise<void> {
     return settle(() => {
       if (this.#closed) return

@@ -360,6 +360,18 @@ export class SqliteHistory implements HistoryStore {
     })
   }
 
+  newest(): Promise<StreamPosition | undefined> {
+    return settle(() => {
+      this.#checkOpen()
+      try {
+        const { floor, last } = this.#bounds()
+        return last > floor ? { epoch: this.#epoch, offset: String(last) } : undefined
+      } catch (error) {
+        throw storageFailure(error, 'find the newest update')
+      }
+    })
+  }
+
   close(): Promise<void> {
     return settle(() => {
       if (this.#closed) return

@@ -323,6 +323,14 @@ export class NatsHistory implements HistoryStore {
     })
   }
 
+  /** The position of the newest retained update: the stream's last sequence, from one `STREAM.INFO`. */
+  newest(): Promise<StreamPosition | undefined> {
+    return this.#run(async () => {
+      const { epoch, floor, last } = await this.#range()
+      return last > floor ? { epoch, offset: String(last) } : undefined
+    })
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

@@ -177,6 +177,15 @@ if more then return {'again'} end
 return {'ok', redis.call('XLEN', K_STREAM)}
 `
 
+/** Finds the newest retained entry. Returns `{'again'}` or `{'ok', epoch, id?}`. */
+const NEWEST = `${PRELUDE}
+local epoch = open()
+local floor, more = evict(now_ms())
+if more then return {'again'} end
+if redis.call('XLEN', K_STREAM) == 0 then return {'ok', epoch} end
+return {'ok', epoch, redis.call('HGET', K_META, 'last')}
+`
+
 /**
  * Tails the stream for `RedisStreamBroker`, without writing anything (no epoch creation, no eviction). ARGV 1:
  * 'head' or 'after'; 2: the epoch the reader is in ('' = none yet: it adopts the current one); 3: the last stream id
@@ -222,5 +231,6 @@ export const SCRIPTS = {
   read: tagged(READ),
   locate: tagged(LOCATE),
   size: tagged(SIZE),
+  newest: tagged(NEWEST),
   tail: script(TAIL),
 } as const

@@ -271,6 +271,14 @@ export class RedisHistory implements HistoryStore {
     })
   }
 
+  /** The position of the newest retained update, from one script call. */
+  newest(): Promise<StreamPosition | undefined> {
+    return this.#run(async () => {
+      const [, epoch, offset] = (await this.#evalSettled(SCRIPTS.newest, [])) as [string, string, string | undefined]
+      return offset === undefined ? undefined : { epoch, offset }
+    })
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

@@ -399,6 +399,30 @@ export function historyConformance(name: string, factory: HistorySuiteFactory, o
       })
     })
 
+    describe('newest', () => {
+      it('gives the position of the newest retained update, undefined when none is retained', async ({ skip }) => {
+        const store = await open({ maxEntries: 3 })
+        if (store.newest === undefined) return skip('this store has no newest()')
+        expect(await store.newest()).toBeUndefined()
+        const positions = await appendMany(store, 5)
+        expect(await store.newest()).toEqual(positions[4])
+        const more = await store.append(sampleUpdate(9))
+        expect(await store.newest()).toEqual(more)
+        // Reading after it finds nothing; an update appended next is read after it.
+        expect((await store.readAfter(more, { match: () => true, limit: 10 })).messages).toEqual([])
+        const next = await store.append(sampleUpdate(10))
+        expect((await store.readAfter(more, { match: () => true, limit: 10 })).messages.map((m) => m.position)).toEqual([next])
+      })
+
+      it.runIf(injectableClock)('gives undefined once every update expired', async ({ skip }) => {
+        const store = await open({ maxAgeMs: 1_000 })
+        if (store.newest === undefined) return skip('this store has no newest()')
+        await appendMany(store, 2)
+        time += 1_001
+        expect(await store.newest()).toBeUndefined()
+      })
+    })
+
     describe('retention and gaps', () => {
       it('evicts the oldest updates beyond maxEntries and reports a gap to a reader behind them', async () => {
         const store = await open({ maxEntries: 5 })
