@@ -134,6 +134,23 @@ export function resetRedisClient(client: RedisClient, cause: Error): void {
   replyDeadlines.get(client)?.reset(cause)
 }
 
+/**
+ * The reply of a tagged script (`{tag, reply}`, see `redis-history-scripts.ts`), once its tag is the call's own.
+ * Why: after a cut connection, node-redis was seen to hand a reply to another command than the one it answered (an
+ * append acknowledged with the reply of the handshake, in the history test that kills the connection mid-stream); a
+ * reply with another tag is refused, and the connection reset, so that nothing is taken for another command's answer.
+ *
+ * @throws an `Error` for a reply with another tag, after resetting the connection with {@link resetRedisClient}.
+ */
+export function untagReply(client: RedisClient, tag: string, reply: unknown): unknown {
+  if (!Array.isArray(reply) || reply[0] !== tag) {
+    const error = new Error('a reply to another command arrived; the connection was reset')
+    resetRedisClient(client, error)
+    throw error
+  }
+  return reply[1]
+}
+
 /** Whether Redis refused an `EVALSHA` because its script cache does not hold the script (a restart, `SCRIPT FLUSH`). */
 export function isNoScript(error: unknown): boolean {
   return error instanceof ErrorReply && error.message.startsWith('NOSCRIPT')

@@ -187,9 +187,9 @@ return {'ok', epoch, redis.call('HGET', K_META, 'last')}
 `
 
 /**
- * Tails the stream for `RedisStreamBroker`, without writing anything (no epoch creation, no eviction). ARGV 1:
- * 'head' or 'after'; 2: the epoch the reader is in ('' = none yet: it adopts the current one); 3: the last stream id
- * it read ('ms-seq'); 4: how many entries to return. The common arguments of the other scripts are not passed.
+ * Tails the stream for `RedisStreamBroker`, without writing anything (no epoch creation, no eviction). ARGV 1: the
+ * call's tag; 2: 'head' or 'after'; 3: the epoch the reader is in ('' = none yet: it adopts the current one); 4: the
+ * last stream id it read ('ms-seq'); 5: how many entries to return. The other common arguments are not passed.
  * Returns `{'none'}` while the store does not exist, or `{'ok', epoch, missed (0/1), start, entries}`: for 'head', the
  * newest id issued as `start` and no entries; for 'after', the entries after `start`, which is the reader's id, or,
  * when entries after it were evicted or it belongs to another epoch (`missed` = 1), the oldest retained position.
@@ -199,9 +199,9 @@ local epoch = redis.call('GET', K_EPOCH)
 if not epoch or redis.call('EXISTS', K_META) == 0 or redis.call('EXISTS', K_STREAM) == 0 then return {'none'} end
 local meta = redis.call('HMGET', K_META, 'floor', 'last')
 local floor, last = meta[1], meta[2]
-if ARGV[1] == 'head' then return {'ok', epoch, 0, last, {}} end
-local start, missed = ARGV[3], 0
-if ARGV[2] ~= '' and ARGV[2] ~= epoch then
+if ARGV[2] == 'head' then return {'ok', epoch, 0, last, {}} end
+local start, missed = ARGV[4], 0
+if ARGV[3] ~= '' and ARGV[3] ~= epoch then
   start, missed = floor, 1
 elseif cmp_id(start, floor) < 0 then
   start, missed = floor, 1
@@ -209,7 +209,7 @@ elseif cmp_id(start, last) > 0 then
   start, missed = last, 1
 end
 local entries = {}
-if cmp_id(start, last) < 0 then entries = redis.call('XRANGE', K_STREAM, '(' .. start, '+', 'COUNT', ARGV[4]) end
+if cmp_id(start, last) < 0 then entries = redis.call('XRANGE', K_STREAM, '(' .. start, '+', 'COUNT', ARGV[5]) end
 return {'ok', epoch, missed, start, entries}
 `
 
@@ -232,5 +232,5 @@ export const SCRIPTS = {
   locate: tagged(LOCATE),
   size: tagged(SIZE),
   newest: tagged(NEWEST),
-  tail: script(TAIL),
+  tail: tagged(TAIL),
 } as const

@@ -15,9 +15,9 @@ import {
   isNoScript,
   messageOf,
   objectOption,
-  resetRedisClient,
   sendRedisCommand,
   stringOption,
+  untagReply,
   type RedisClient,
   type RedisEngineClientOptions,
 } from './redis-connection.js'
@@ -339,21 +339,12 @@ export class RedisHistory implements HistoryStore {
     ]
     const tail = [String(this.#keys.length), ...this.#keys, ...common, ...args]
     const send = (useSha: boolean): Promise<ScriptReply> =>
-      sendRedisCommand<[string, ScriptReply]>(client, useSha ? ['EVALSHA', script.sha, ...tail] : ['EVAL', script.source, ...tail]).then(
-        (reply) => {
-          // Each reply carries the call's fresh UUID. Why: after a cut connection, node-redis was seen to hand a
-          // reply to another command than the one it answered (an append acknowledged with the reply of the
-          // handshake, in the test that kills the connection mid-stream); such a reply is refused, and the
-          // connection reset, so that nothing is acknowledged with another command's answer.
-          if (!Array.isArray(reply) || reply[0] !== common[0]) {
-            const error = new Error('a reply to another command arrived; the connection was reset')
-            resetRedisClient(client, error)
-            throw error
-          }
-          this.#loaded.add(script.sha)
-          return reply[1]
-        },
-      )
+      sendRedisCommand<unknown>(client, useSha ? ['EVALSHA', script.sha, ...tail] : ['EVAL', script.source, ...tail]).then((reply) => {
+        // Each reply carries the call's fresh UUID (common[0]).
+        const result = untagReply(client, common[0] as string, reply) as ScriptReply
+        this.#loaded.add(script.sha)
+        return result
+      })
     const sent = this.#loaded.has(script.sha)
       ? send(true).catch((error: unknown) => {
           // An administrator flushed the script cache (SCRIPT FLUSH) while connected: load it again.

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
@@ -15,6 +16,7 @@ import {
   objectOption,
   sendRedisCommand,
   stringOption,
+  untagReply,
   type RedisClient,
   type RedisEngineClientOptions,
 } from './redis-connection.js'
@@ -312,14 +314,17 @@ export class RedisStreamBroker implements Broker {
    */
   #tailScript(mode: 'head' | 'after', timeoutMs?: number): Promise<TailReply> {
     const { epoch, id } = this.#cursor
-    const args = [String(this.#keys.length), ...this.#keys, mode, epoch, id, String(this.#batchSize)]
+    // The reply comes back with this tag, so one meant for another command (the XREAD before it) is refused.
+    const tag = randomUUID()
+    const args = [String(this.#keys.length), ...this.#keys, tag, mode, epoch, id, String(this.#batchSize)]
     const options = timeoutMs === undefined ? undefined : { timeout: timeoutMs }
     const client = this.#connection()
-    return sendRedisCommand<TailReply>(client, ['EVALSHA', SCRIPTS.tail.sha, ...args], options)
+    return sendRedisCommand<unknown>(client, ['EVALSHA', SCRIPTS.tail.sha, ...args], options)
       .catch((error: unknown) => {
         if (!isNoScript(error)) throw error
-        return sendRedisCommand<TailReply>(client, ['EVAL', SCRIPTS.tail.source, ...args], options)
+        return sendRedisCommand<unknown>(client, ['EVAL', SCRIPTS.tail.source, ...args], options)
       })
+      .then((reply) => untagReply(client, tag, reply) as TailReply)
       .catch((cause: unknown) => {
         throw unavailable('Redis failed', cause)
       })
