@@ -496,5 +496,41 @@ describe('createSession', () => {
       expect(sink.closeCalls).toBe(1)
       expect(warn).toHaveBeenCalledWith('an SSE session onClose listener threw', expect.objectContaining({ cause: expect.any(Error) }))
     })
+
+    it('calls onClose() listeners once, in order, after the option; one removed is not called, one that throws is logged', () => {
+      const warn = vi.fn()
+      const calls: string[] = []
+      const session = open(createRecordingSink(), { logger: { warn }, onClose: () => calls.push('option') })
+      session.onClose((reason) => calls.push(`first ${reason.code}`))
+      const stop = session.onClose(() => calls.push('removed'))
+      session.onClose(() => {
+        throw new Error('listener bug')
+      })
+      session.onClose(() => calls.push('last'))
+      stop()
+      stop()
+      session.close()
+      session.close()
+      expect(calls).toEqual(['option', 'first ERR_SERVER_SESSION_CLOSED', 'last'])
+      expect(warn).toHaveBeenCalledTimes(1)
+    })
+
+    it('calls an onClose() listener at once on a closed session, and never makes the session its AbortSignal', () => {
+      const sink = createRecordingSink('boolean', { onAbort: true })
+      const session = open(sink)
+      const reasons: string[] = []
+      session.onClose((reason) => reasons.push(reason.code))
+      sink.goAway()
+      const stop = session.onClose((reason) => reasons.push(`late ${reason.code}`))
+      stop()
+      expect(reasons).toEqual(['ERR_SERVER_CLIENT_GONE', 'late ERR_SERVER_CLIENT_GONE'])
+      expect(sink.signalReads).toBe(0)
+    })
+
+    it('refuses an onClose() listener that is not a function with ERR_SERVER_INVALID_OPTION', () => {
+      const session = open(createRecordingSink())
+      expect(() => session.onClose('log' as never)).toThrow(expect.objectContaining({ code: 'ERR_SERVER_INVALID_OPTION' }))
+      session.close()
+    })
   })
 })

@@ -117,6 +117,14 @@ export interface SessionHandle {
   /** Resolves when nothing is queued and the sink is drained, or when the session closes. */
   whenDrained(): Promise<void>
   /**
+   * Calls `listener` once when the session closes, with the close reason, right after {@link SessionHandle.signal}
+   * aborts; at once when the session is closed already. Returns a function that removes the listener. Lighter than
+   * listening on `signal`, whose `AbortSignal` is made only when `signal` is first read: channels use it.
+   *
+   * @throws `ERR_SERVER_INVALID_OPTION` when `listener` is not a function.
+   */
+  onClose(listener: (reason: HeraldError) => void): () => void
+  /**
    * Closes the session: what is queued is handed to the sink, the response ends, the signal aborts. Idempotent.
    * @param reason - The close reason.
    * @defaultValue `reason`: a `ServerError` with code `ERR_SERVER_SESSION_CLOSED`
@@ -221,6 +229,8 @@ class SinkSession<Events extends object> implements Session<Events> {
   /** Made when `signal` is first read (see {@link SessionOptions.onClose}). */
   #controller: AbortController | undefined
   readonly #onClose: ((reason: HeraldError) => void) | undefined
+  /** Listeners added with `onClose()`, made with the first. */
+  #closeListeners: ((reason: HeraldError) => void)[] | undefined
   /** The sink told of the client going away. */
   #sinkGone = false
   readonly #serialize: Serializer
@@ -291,6 +301,20 @@ class SinkSession<Events extends object> implements Session<Events> {
 
   get closed(): boolean {
     return this.#closeReason !== undefined
+  }
+
+  onClose(listener: (reason: HeraldError) => void): () => void {
+    if (typeof listener !== 'function') throw new ServerError('ERR_SERVER_INVALID_OPTION', 'an onClose listener must be a function')
+    if (this.#closeReason !== undefined) {
+      listener(this.#closeReason)
+      return () => undefined
+    }
+    const listeners = (this.#closeListeners ??= [])
+    listeners.push(listener)
+    return () => {
+      const index = listeners.indexOf(listener)
+      if (index !== -1) listeners.splice(index, 1)
+    }
   }
 
   get closeReason(): HeraldError | undefined {
@@ -427,9 +451,11 @@ class SinkSession<Events extends object> implements Session<Events> {
       this.#logger.warn?.('an SSE sink threw on close', { cause })
     }
     this.#controller?.abort(reason)
-    if (this.#onClose !== undefined) {
+    const listeners = this.#closeListeners === undefined ? [] : this.#closeListeners.splice(0)
+    if (this.#onClose !== undefined) listeners.unshift(this.#onClose)
+    for (const listener of listeners) {
       try {
-        this.#onClose(reason)
+        listener(reason)
       } catch (cause) {
         this.#logger.warn?.('an SSE session onClose listener threw', { cause })
       }
