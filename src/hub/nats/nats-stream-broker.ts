@@ -90,8 +90,7 @@ export interface NatsStreamBrokerOptions {
    * message Herald did not write, skipped (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
    * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own), a push consumer the server refused to
    * create (`ERR_HUB_BROKER_UNAVAILABLE`, for lack of permission, say; delivery goes on by rounds, and it tries again
-   * 30 s later). An error thrown by `onError` itself is
-   * rethrown from a microtask.
+   * 30 s later). An error thrown by `onError` itself is rethrown from a microtask.
    *
    * @defaultValue a function that ignores the error
    */
@@ -385,10 +384,14 @@ export class NatsStreamBroker implements Broker {
 
   /**
    * A message from the push consumer. The one after the cursor, from a consumer known to be on the cursor's epoch, is
-   * delivered at once; why each figure of `herald-hub-nats-2` in benchmark S and A dropped: one message per update and
-   * node, where a signal, a `STREAM.INFO` and a get (five messages, two round trips after the store) were needed, and
-   * the signal often arrived before JetStream had stored the message, leaving the update for the next round. Anything
-   * else (not verified yet, a sequence skipped on the way) only wakes the tail, whose round reads by sequence.
+   * delivered at once. Anything else (not verified yet, a sequence skipped on the way) only wakes the tail, whose
+   * round reads by sequence.
+   *
+   * Why a push consumer: one message per update and node, where a signal, a `STREAM.INFO` and a get were needed (five
+   * messages, two round trips after the store), and the signal often arrived before JetStream had stored the message,
+   * leaving the update for the next round. Interleaved runs of benchmark S (`npm run bench:hub -- --systems
+   * herald-hub,herald-hub-nats-2 --scenarios S`): two nodes went from 1.22× to 1.05× one node's CPU per delivery,
+   * and their median latency from 10.7 to 7.8 ms (bench/RESULTS.md, fourth round).
    */
   #onPushed(tail: PushTail, message: Msg, sequence: number): void {
     if (tail !== this.#push || this.#closed) return
