@@ -1,6 +1,6 @@
 import { HubError } from './errors.js'
 import { compileAutomaton } from './topic-selector/automaton.js'
-import { LruCache } from './topic-selector/lru-cache.js'
+import { LruCache } from './lru-cache.js'
 import { UrlPatternProblem, compileUrlPattern } from './topic-selector/url-pattern-matcher.js'
 import { parseUriTemplate, percentEncode, uriTemplateToPattern } from './topic-selector/uri-template.js'
 

@@ -1,3 +1,4 @@
+import { LruCache } from '../lru-cache.js'
 import type { Grant } from './grant.js'
 
 /** The default number of verified tokens a verifier remembers. */
@@ -22,8 +23,7 @@ export const MAX_CACHED_TOKEN_LENGTH = 4_096
  * @internal
  */
 export class VerifiedTokenCache {
-  readonly #entries = new Map<string, Grant>()
-  readonly #size: number
+  readonly #entries: LruCache<string, Grant>
   readonly #toleranceSeconds: number
 
   /**
@@ -31,30 +31,21 @@ export class VerifiedTokenCache {
    * @param clockToleranceMs - The leeway given to `exp` and `nbf`, as in the full check.
    */
   constructor(size: number, clockToleranceMs: number) {
-    this.#size = size
+    this.#entries = new LruCache(size)
     this.#toleranceSeconds = clockToleranceMs / 1000
   }
 
   /** The grant `token` gave, when it was verified before and its `exp` and `nbf` still hold at `nowMs`. */
   get(token: string, nowMs: number): Grant | undefined {
     const grant = this.#entries.get(token)
-    if (grant === undefined) return undefined
+    if (grant === undefined || this.#timely(grant, nowMs)) return grant
     this.#entries.delete(token)
-    if (!this.#timely(grant, nowMs)) return undefined
-    // Re-inserted last: Map iteration order is insertion order, so the first key is the least recently used.
-    this.#entries.set(token, grant)
-    return grant
+    return undefined
   }
 
   /** Remembers a token that was just verified, evicting the least recently used one when full. */
   set(token: string, grant: Grant): void {
-    if (this.#size === 0 || token.length > MAX_CACHED_TOKEN_LENGTH) return
-    this.#entries.delete(token)
-    if (this.#entries.size >= this.#size) {
-      const oldest = this.#entries.keys().next()
-      if (oldest.done !== true) this.#entries.delete(oldest.value)
-    }
-    this.#entries.set(token, grant)
+    if (token.length <= MAX_CACHED_TOKEN_LENGTH) this.#entries.set(token, grant)
   }
 
   /** How many tokens are remembered. */

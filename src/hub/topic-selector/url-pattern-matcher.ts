@@ -1,6 +1,6 @@
 import { URLPattern as PolyfillURLPattern } from 'urlpattern-polyfill/urlpattern'
 import { compileAutomaton, type Automaton } from './automaton.js'
-import { LruCache } from './lru-cache.js'
+import { LruCache } from '../lru-cache.js'
 import {
   DEFAULT_COMPONENT_OPTIONS,
   HOSTNAME_OPTIONS,

@@ -37,6 +37,11 @@ export class LruCache<K, V> {
     }
   }
 
+  /** Removes the entry for `key`, if any. */
+  delete(key: K): void {
+    this.#entries.delete(key)
+  }
+
   /** Removes every entry. */
   clear(): void {
     this.#entries.clear()
