@@ -135,13 +135,13 @@ export class RedisBroker implements Broker {
     }
     // Sent at once, without awaiting anything first: publishes go out in call order.
     return sendRedisCommand(this.#publisherClient(), ['PUBLISH', this.#channel, payload]).then(
-        () => undefined,
-        (cause: unknown) => {
-          throw this.#closed
-            ? closedError(cause)
-            : new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the message was not acknowledged: ${messageOf(cause)}`, { cause })
-        },
-      )
+      () => undefined,
+      (cause: unknown) => {
+        throw this.#closed
+          ? closedError(cause)
+          : new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the message was not acknowledged: ${messageOf(cause)}`, { cause })
+      },
+    )
   }
 
   /**
