@@ -111,8 +111,8 @@ const REPLY_GRACE_MS = 1_000
  * Why: node-redis bounds a command's wait only until the command is written, and when the connection was cut while
  * commands waited, it could keep some of them waiting for replies that never came: the history test that kills the
  * connection in the middle of 300 appends hung in one run of three on Redis 7.0 (247 appends never settled). It
- * could also hand a reply to another command than the one it answered, which is why the history's scripts tag
- * their replies (see `RedisHistory`) and reset the connection with {@link resetRedisClient} on a foreign one.
+ * could also hand a reply to another command than the one it answered, which is why the scripts tag their replies
+ * (see {@link untagReply}).
  */
 export function sendRedisCommand<T>(client: RedisClient, args: readonly string[], options?: { readonly timeout?: number }): Promise<T> {
   const deadline = replyDeadlines.get(client)
