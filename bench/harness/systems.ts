@@ -9,6 +9,7 @@ import {
   heraldHubRedis2System,
   heraldHubSqliteSystem,
   heraldHubSystem,
+  heraldHubUncoalescedSystem,
   heraldHubWorkers2System,
 } from '../peers/herald-hub.js'
 import { heraldServerNagleSystem, heraldServerSystem } from '../peers/herald-server-system.js'
@@ -27,6 +28,7 @@ export const SYSTEMS: readonly SystemDefinition[] = [
   heraldServerNagleSystem,
   heraldHubSystem,
   heraldHubNagleSystem,
+  heraldHubUncoalescedSystem,
   heraldHubSqliteSystem,
   heraldHubWorkers2System,
   heraldHubRedis2System,

@@ -210,6 +210,18 @@ export const heraldHubNagleSystem = defineHub({
   extraArgs: ['--nagle'],
 })
 
+/**
+ * One hub process, in-memory history and broker, with `--no-coalesce-writes`: each update written to each subscriber
+ * as it is published, as the hub did before it coalesced writes; the same run then shows what coalescing changes.
+ */
+export const heraldHubUncoalescedSystem = defineHub({
+  name: 'herald-hub-uncoalesced',
+  description: 'Herald hub as herald-hub, with --no-coalesce-writes (one write per update and subscriber)',
+  nodes: 1,
+  engine: () => ({ history: 'memory', broker: 'memory' }),
+  extraArgs: ['--no-coalesce-writes'],
+})
+
 /** One hub process with the default history engine: a SQLite file (in the run's temp dir). */
 export const heraldHubSqliteSystem = defineHub({
   name: 'herald-hub-sqlite',

@@ -25,6 +25,8 @@ export interface HubCoreSettings {
   readonly authorizer: Authorizer
   readonly heartbeatMs: number | null
   readonly maxQueueBytes: number
+  /** Subscriber sessions write from the process's shared queue (the session option `coalesceWrites`). */
+  readonly coalesceWrites: boolean
   readonly subscriptions: boolean
   readonly replayPageSize: number
   readonly logger: Logger
@@ -288,7 +290,12 @@ export class HubCore {
       if (this.settings.subscriptions && session !== undefined) this.#announce(subscriber, false)
     }
     try {
-      session = request.openStream(headers, { keepAliveMs: this.settings.heartbeatMs, maxQueueBytes: this.settings.maxQueueBytes, onClose })
+      session = request.openStream(headers, {
+        keepAliveMs: this.settings.heartbeatMs,
+        maxQueueBytes: this.settings.maxQueueBytes,
+        coalesceWrites: this.settings.coalesceWrites,
+        onClose,
+      })
     } catch (error) {
       this.registry.remove(subscriber)
       cancelExpiry?.()

@@ -381,3 +381,33 @@ describe('TCP_NODELAY on subscriber connections', () => {
     })
   }
 })
+
+describe('coalesced writes', () => {
+  for (const coalesceWrites of [true, false]) {
+    it(coalesceWrites ? 'merges updates published together into one write (the default)' : 'writes each update on its own with coalesceWrites: false', async () => {
+      const hub = createHub({ anonymous: true, heartbeatMs: null, ...(!coalesceWrites && { coalesceWrites }) })
+      hubs.push(hub)
+      await hub.ready()
+      const controller = new AbortController()
+      controllers.push(controller)
+      // The fetch handler's stream hands over each write of the session as one chunk.
+      const response = await hub.fetch(new Request('http://hub.test/.well-known/mercure?topic=a', { signal: controller.signal }))
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+      const decoder = new TextDecoder()
+      const chunks: string[] = []
+      const events: ParsedEvent[] = []
+      const parser = createParser({ onEvent: (event) => events.push(event) })
+      const opening = await reader.read()
+      parser.feed(decoder.decode(opening.value))
+      await Promise.all(Array.from({ length: 20 }, (_, i) => hub.publish({ topics: 'a', data: String(i) })))
+      while (events.length < 20) {
+        const { value, done } = await reader.read()
+        if (done) break
+        chunks.push(decoder.decode(value))
+        parser.feed(chunks.at(-1) as string)
+      }
+      expect(events.map((event) => event.data)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
+      expect(chunks).toHaveLength(coalesceWrites ? 1 : 20)
+    })
+  }
+})

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { HeraldError } from '../protocol/index.js'
 import { createKeepAliveScheduler, type KeepAliveScheduler } from './keep-alive.js'
-import { createSession, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MAX_QUEUE_EVENTS, type Session, type SessionOptions } from './session.js'
+import { COALESCE_MAX_BYTES, createSession, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MAX_QUEUE_EVENTS, type Session, type SessionOptions } from './session.js'
 import { createRecordingSink, testRequest, type RecordingSink } from './testing/recording-sink.js'
+import { FLUSH_SLICE } from './write-flusher.js'
 
 const decode = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes)
 
@@ -59,6 +60,7 @@ describe('createSession', () => {
       ['maxQueueEvents 2.5', { maxQueueEvents: 2.5 }],
       ['serialize not a function', { serialize: 'json' as never }],
       ['onClose not a function', { onClose: true as never }],
+      ['coalesceWrites not a boolean', { coalesceWrites: 'yes' as never }],
     ])('rejects %s with ERR_SERVER_INVALID_OPTION', (_name, options) => {
       expect(() => open(createRecordingSink(), options)).toThrow(expect.objectContaining({ code: 'ERR_SERVER_INVALID_OPTION' }))
     })
@@ -531,6 +533,164 @@ describe('createSession', () => {
       const session = open(createRecordingSink())
       expect(() => session.onClose('log' as never)).toThrow(expect.objectContaining({ code: 'ERR_SERVER_INVALID_OPTION' }))
       session.close()
+    })
+  })
+
+  describe('coalesceWrites', () => {
+    /** Resolves after the I/O callbacks that are ready, and one turn of the shared flusher. */
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+    const event = (n: number): string => `data: ${n}\n\n`
+
+    it('holds events until the ready callbacks ran, then writes them in one chunk', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { coalesceWrites: true })
+      expect(session.send({ data: '1' })).toBe(true)
+      expect(session.send({ data: '2' })).toBe(true)
+      expect(sink.writes).toHaveLength(1)
+      expect(session.queuedEvents).toBe(2)
+      await turn()
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(1) + event(2)])
+      expect(session.queuedEvents).toBe(0)
+      // The next event is held again: every write goes through the queue.
+      session.send({ data: '3' })
+      expect(sink.writes).toHaveLength(2)
+      await turn()
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(1) + event(2), event(3)])
+      session.close()
+    })
+
+    it(`writes ${String(FLUSH_SLICE)} sessions per turn; those not written yet take what arrives meanwhile in the same write`, async () => {
+      const sinks = Array.from({ length: FLUSH_SLICE * 3 }, () => createRecordingSink())
+      const sessions = sinks.map((sink) => open(sink, { coalesceWrites: true }))
+      for (const session of sessions) session.send({ data: '1' })
+      await turn()
+      expect(sinks.map((sink) => sink.writes.length - 1)).toEqual(sinks.map((_, i) => (i < FLUSH_SLICE ? 1 : 0)))
+      // A second update while the round is under way.
+      for (const session of sessions) session.send({ data: '2' })
+      while (sessions.some((session) => session.queuedEvents > 0)) await turn()
+      sinks.forEach((sink, i) => {
+        expect(sink.writes.slice(1).map(decode)).toEqual(i < FLUSH_SLICE ? [event(1), event(2)] : [event(1) + event(2)])
+      })
+      for (const session of sessions) session.close()
+    })
+
+    it('writes at once, in order, when the held part reaches half of maxQueueEvents or COALESCE_MAX_BYTES', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { coalesceWrites: true, maxQueueEvents: 4 })
+      for (let i = 0; i < 10; i++) expect(session.send({ data: String(i) })).toBe(true)
+      expect(sink.writes.slice(1).map(decode)).toEqual([0, 2, 4, 6, 8].map((i) => event(i) + event(i + 1)))
+      expect(session.closed).toBe(false)
+
+      const big = new TextEncoder().encode(`data: ${'x'.repeat(COALESCE_MAX_BYTES)}\n\n`)
+      session.sendBytes(big)
+      // Large enough for a write of its own: written as it is, without a copy.
+      expect(sink.writes.at(-1)).toBe(big)
+      session.send({ data: 'a' })
+      session.sendBytes(big)
+      expect(decode(sink.writes.at(-1))).toBe('data: a\n\n' + decode(big))
+      await turn()
+      expect(sink.writes).toHaveLength(8)
+      session.close()
+    })
+
+    it('closes as a slow consumer only when the sink is behind, not for what it holds', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { coalesceWrites: true, maxQueueEvents: 3 })
+      session.send({ data: '0' })
+      sink.full = true
+      await turn()
+      expect(sink.writes).toHaveLength(2)
+      expect([1, 2, 3].map((n) => session.send({ data: String(n) }))).toEqual([true, true, true])
+      expect(session.send({ data: '4' })).toBe(false)
+      expect(session.closeReason?.code).toBe('ERR_SERVER_SLOW_CONSUMER')
+    })
+
+    it('after a full sink drains, writes what queued meanwhile at once', async () => {
+      const sink = createRecordingSink('promise')
+      const session = open(sink, { coalesceWrites: true })
+      session.send({ data: '0' })
+      sink.full = true
+      await turn()
+      session.send({ data: '1' })
+      session.send({ data: '2' })
+      await turn()
+      expect(sink.writes).toHaveLength(2)
+      const drained = session.whenDrained()
+      sink.drain()
+      await drained
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(0), event(1) + event(2)])
+      session.close()
+    })
+
+    it('whenDrained() waits for the held write; stream() does not wait for it between events', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { coalesceWrites: true })
+      session.send({ data: 'held' })
+      let drained = false
+      void session.whenDrained().then(() => (drained = true))
+      await Promise.resolve()
+      expect(drained).toBe(false)
+      await turn()
+      expect(drained).toBe(true)
+
+      let streamed = false
+      void session
+        .stream(
+          (function* () {
+            for (let i = 0; i < 2000; i++) yield { data: String(i) }
+          })(),
+        )
+        .then(() => (streamed = true))
+      // The whole source is pulled before the flusher's next turn, in writes of half of maxQueueEvents.
+      await turn()
+      expect(streamed).toBe(true)
+      expect(sink.text()).toBe(':\n\n' + 'data: held\n\n' + Array.from({ length: 2000 }, (_, i) => event(i)).join(''))
+      expect(sink.writes.length).toBeLessThan(10)
+      session.close()
+    })
+
+    it('close() writes what is held, and the flusher writes nothing after it', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { coalesceWrites: true })
+      session.send({ data: 'last' })
+      session.close()
+      expect(sink.writes.slice(1).map(decode)).toEqual(['data: last\n\n'])
+      expect(sink.closeCalls).toBe(1)
+      await turn()
+      expect(sink.writes).toHaveLength(2)
+    })
+
+    it('a client gone while events are held drops them without a write', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { coalesceWrites: true })
+      session.send({ data: 'lost' })
+      sink.goAway()
+      expect(session.closeReason?.code).toBe('ERR_SERVER_CLIENT_GONE')
+      await turn()
+      expect(sink.writes).toHaveLength(1)
+    })
+
+    it('writes no keep-alive while events are held', async () => {
+      // Fake timers for the keep-alive only: the flusher's setImmediate stays real.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+      let now = 0
+      const clock = createKeepAliveScheduler({ now: () => now })
+      const sink = createRecordingSink()
+      const session = createSession(sink, testRequest(), { keepAliveScheduler: clock, keepAliveMs: 1000, coalesceWrites: true })
+      try {
+        session.send({ data: 'held' })
+        now = 2000
+        vi.advanceTimersByTime(2000)
+        expect(sink.text()).toBe(':\n\n')
+        await turn()
+        expect(sink.text()).toBe(':\n\ndata: held\n\n')
+        now = 3500
+        vi.advanceTimersByTime(1500)
+        expect(sink.text()).toBe(':\n\ndata: held\n\n:\n\n')
+      } finally {
+        session.close()
+        vi.useRealTimers()
+      }
     })
   })
 })

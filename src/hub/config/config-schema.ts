@@ -63,6 +63,8 @@ export interface HubConfig {
   heartbeatMs: number
   /** Nagle's algorithm on subscriber connections: the kernel merges bursts (less CPU, more latency). */
   nagle: boolean
+  /** Write each subscriber's updates from the process's shared queue, merging what arrives meanwhile into one write. */
+  coalesceWrites: boolean
   /** Largest accepted publish body, in bytes. */
   maxBodyBytes: number
   /** Publish subscription events and serve the subscriptions API. */
@@ -96,6 +98,7 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = Object.freeze({
   anonymous: false,
   heartbeatMs: 15_000,
   nagle: false,
+  coalesceWrites: true,
   maxBodyBytes: 1024 * 1024,
   subscriptions: false,
   demos: false,
@@ -129,6 +132,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = Object.freeze([
   field('anonymous', 'boolean', 'allow subscribers without a JWT'),
   field('heartbeatMs', 'duration', 'heartbeat comment interval (ms, or 15s; 0 turns it off)', { min: 0 }),
   field('nagle', 'boolean', "Nagle's algorithm on subscriber connections: the kernel merges bursts of updates (less CPU, up to a round trip more latency)"),
+  field('coalesceWrites', 'boolean', "write subscribers' updates from one shared queue, merging those that arrive meanwhile into one write (no timer; off writes each update at once)"),
   field('maxBodyBytes', 'integer', 'largest publish body in bytes', { min: 1 }),
   field('subscriptions', 'boolean', 'serve the subscriptions API and publish subscription events'),
   field('demos', 'boolean', 'serve the demo pages at /'),

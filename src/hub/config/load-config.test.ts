@@ -40,6 +40,12 @@ describe('loadConfig', () => {
     expect(sources).toMatchObject({ port: 'flag', host: 'file', heartbeatMs: 'file', anonymous: 'flag' })
   })
 
+  it('coalesces subscriber writes unless told not to', () => {
+    expect(loadConfig({ cwd: emptyDir(), env: KEYS }).config.coalesceWrites).toBe(true)
+    expect(loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--no-coalesce-writes'] }).config.coalesceWrites).toBe(false)
+    expect(loadConfig({ cwd: emptyDir(), env: { ...KEYS, HERALD_COALESCE_WRITES: 'false' } }).config.coalesceWrites).toBe(false)
+  })
+
   it('reads a config file named by --config or HERALD_CONFIG', () => {
     const dir = emptyDir()
     writeFileSync(join(dir, 'custom.json'), JSON.stringify({ historySize: 5 }))
