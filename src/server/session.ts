@@ -57,8 +57,9 @@ export interface SessionOptions {
    * such session in the process, together with whatever else the session received meanwhile. When many sessions get
    * events at a high rate (fan-out of a busy topic to thousands of subscribers), a subscriber then gets the updates
    * of several publishes in one write instead of one write each, and the CPU the kernel spends per delivery drops
-   * accordingly. The delay is the time the process needs for its current work: nothing when it is idle, about a
-   * millisecond per 64 sessions written when it is busy, never a timer. A session holds at most
+   * accordingly. The delay is the time the process needs for its current work, never a timer: nothing when it is
+   * idle; when it is busy, the writes of the sessions ahead in the queue, 16 per turn of the event loop, with the
+   * I/O that is ready handled between turns. A session holds at most
    * {@link COALESCE_MAX_BYTES} or half of `maxQueueEvents` events; past that it writes at once. `whenDrained()`
    * resolves once held events are written; `stream()` does not wait for them.
    * @defaultValue `false`: every event is written as it is sent
