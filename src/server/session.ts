@@ -211,14 +211,14 @@ export function createSession<Events extends object = EventMap>(
 let lastWriteOf: <Events extends object>(session: SinkSession<Events>) => number
 let keepAliveOf: <Events extends object>(session: SinkSession<Events>) => void
 /** Writes what a session with `coalesceWrites` held back (its turn in {@link sessionFlusher}). */
-let flushOf: <Events extends object>(session: SinkSession<Events>) => void
+let flushOf: <Events extends object>(session: SinkSession<Events>) => boolean
 /** Whether `stream()` must wait before it sends more: the client is behind (held events do not count). */
 let mustWaitOf: <Events extends object>(session: SinkSession<Events>) => boolean
 
 /** The queue every session with `coalesceWrites` in the process writes from. */
 const sessionFlusher = new WriteFlusher<object>((session) => {
   // Only sessions are added; the check gives back the class without a cast (the event map plays no part).
-  if (session instanceof SinkSession) flushOf(session)
+  return session instanceof SinkSession && flushOf(session)
 })
 
 /**
@@ -325,12 +325,14 @@ class SinkSession<Events extends object> implements Session<Events> {
       // Bytes still waiting for the client keep the connection busy already.
       if (session.#closeReason === undefined && !session.#busy()) session.#writeToSink(KEEP_ALIVE_BYTES)
     }
-    flushOf = <Events extends object>(session: SinkSession<Events>): void => {
+    flushOf = <Events extends object>(session: SinkSession<Events>): boolean => {
       session.#held = false
       // Closing wrote what was held; a sink that is still busy takes the queue when it drains.
-      if (session.#closeReason !== undefined || session.#writing) return
+      if (session.#closeReason !== undefined || session.#writing) return false
+      const merged = session.#queue.length > 1
       if (session.#queue.length > 0) session.#writeToSink(session.#takeQueue())
       if (!session.#busy()) session.#notifyDrained()
+      return merged
     }
     mustWaitOf = <Events extends object>(session: SinkSession<Events>): boolean => session.#writing || (session.#queue.length > 0 && !session.#held)
   }
