@@ -58,8 +58,8 @@ export interface SessionOptions {
    * events at a high rate (fan-out of a busy topic to thousands of subscribers), a subscriber then gets the updates
    * of several publishes in one write instead of one write each, and the CPU the kernel spends per delivery drops
    * accordingly. The delay is the time the process needs for its current work, never a timer: nothing when it is
-   * idle; when it is busy, the writes of the sessions ahead in the queue, 16 per turn of the event loop, with the
-   * I/O that is ready handled between turns. A session holds at most
+   * idle; when it is busy, the writes of the sessions ahead in the queue, in turns of 16 sessions (doubling up to
+   * 1024 while no write merges anything), with the I/O that is ready handled between turns. A session holds at most
    * {@link COALESCE_MAX_BYTES} or half of `maxQueueEvents` events; past that it writes at once. `whenDrained()`
    * resolves once held events are written; `stream()` does not wait for them.
    * @defaultValue `false`: every event is written as it is sent
