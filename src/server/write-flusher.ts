@@ -20,10 +20,9 @@ export const MAX_FLUSH_SLICE = 1024
 /**
  * Writes the held events of many sessions from one queue, in turns of {@link FLUSH_SLICE} targets (growing to
  * {@link MAX_FLUSH_SLICE} while nothing merges), each turn in a `setImmediate` callback: after the event loop has
- * handled the I/O that was ready. Under fan-out to many subscribers
- * this is what merges events: while a round of writes is under way, the updates that arrive meanwhile are appended to
- * the sessions not written yet, and leave in the same write. When the process is idle a held event waits only for
- * the current I/O callbacks to end.
+ * handled the I/O that was ready. Under fan-out to many subscribers this is what merges events: while a round of
+ * writes is under way, the updates that arrive meanwhile are appended to the sessions not written yet, and leave in
+ * the same write. When the process is idle a held event waits only for the current I/O callbacks to end.
  *
  * Why: the hub benchmark's scenario S (`npm run bench:hub -- --systems herald-hub --scenarios S`) spent about 90 % of
  * the hub's time in the kernel's send path, one send per event and subscriber; fewer, larger sends are the only way to
@@ -39,7 +38,7 @@ export class WriteFlusher<Target> {
 
   /**
    * @param flush - Writes what a target holds, if it still can; called once per {@link WriteFlusher.add}. Returns
-   *   whether the write merged several events (which keeps turns short).
+   *   whether the write joined what several sends held (which keeps turns short).
    */
   constructor(flush: (target: Target) => boolean) {
     this.#flush = flush
