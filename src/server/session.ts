@@ -330,11 +330,11 @@ class SinkSession<Events extends object> implements Session<Events> {
       // Closing wrote what was held; a sink that is still busy takes the queue when it drains.
       if (session.#closeReason !== undefined || session.#writing) return false
       const merged = session.#queue.length > 1
-      if (session.#queue.length > 0) session.#writeToSink(session.#takeQueue())
-      if (!session.#busy()) session.#notifyDrained()
+      session.#writeQueued()
       return merged
     }
-    mustWaitOf = <Events extends object>(session: SinkSession<Events>): boolean => session.#writing || (session.#queue.length > 0 && !session.#held)
+    // A queue that is not held exists only while the sink is busy: it is written the moment the sink drains.
+    mustWaitOf = <Events extends object>(session: SinkSession<Events>): boolean => session.#writing
   }
 
   get signal(): AbortSignal {
@@ -424,6 +424,11 @@ class SinkSession<Events extends object> implements Session<Events> {
   #drained(): void {
     if (this.#closeReason !== undefined || !this.#writing) return
     this.#writing = false
+    this.#writeQueued()
+  }
+
+  /** Writes what is queued, if anything, and tells the drain waiters when nothing is left waiting. */
+  #writeQueued(): void {
     if (this.#queue.length > 0) this.#writeToSink(this.#takeQueue())
     if (!this.#busy()) this.#notifyDrained()
   }
