@@ -280,6 +280,26 @@ describe('hub: clients that leave early', () => {
   })
 })
 
+describe('hub: connections', () => {
+  it('close() ends the streams of clients that stopped reading, which Node no longer tracks once they are detached', async () => {
+    const { hub, url } = await startHub()
+    hubs.splice(hubs.indexOf(hub), 1)
+    const socket = connect(Number(new URL(url).port), '127.0.0.1')
+    socket.write(`GET /.well-known/mercure?topic=big HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
+    const head = await new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))))
+    expect(head).toMatch(/^HTTP\/1\.1 200/)
+    socket.pause()
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    // Far more than the socket buffers hold: the hub's writes stop, and the stream cannot end by itself.
+    const data = 'x'.repeat(200_000)
+    const token = await publisherToken()
+    for (let i = 0; i < 40; i++) expect((await publish(url, { topic: 'big', data }, token)).status).toBe(200)
+    await hub.close({ drainTimeoutMs: 100 })
+    socket.resume()
+    await closed
+  })
+})
+
 describe('hub: token expiry, CORS, subscriptions API and events', () => {
   it('closes a stream when its token expires (Mercure: "the connection MUST be closed by the hub at that time")', async () => {
     const { url } = await startHub({ anonymous: false })

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { sse as fetchSse } from '../server/adapters/fetch.js'
 import { sse as nodeSse } from '../server/adapters/node.js'
@@ -167,6 +168,11 @@ export function createHub(options: HubOptions = {}): Hub {
   })
   const http = { maxBodyBytes, corsOrigins, metrics: options.metrics !== false, maxBatchSize: DEFAULT_MAX_BATCH_SIZE }
   let server: Server | undefined
+  /** The connections event streams were opened on (by `listen()`'s server or through `handle`). */
+  const sockets = new Set<Socket>()
+  const untrack = function (this: Socket): void {
+    sockets.delete(this)
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`)
@@ -180,7 +186,16 @@ export function createHub(options: HubOptions = {}): Hub {
       url,
       headers,
       body: (max) => readBounded(req, max, headers.get('content-length')),
-      openStream: (extra, sessionOptions) => nodeSse(req, res, { ...sessionOptions, headers: extra, lastEventIdParam: null, noDelay }),
+      // Detached: an idle subscriber then costs about half the memory (see `NodeSseOptions.detach`); `close()`
+      // destroys what is left of such connections itself, as `closeAllConnections()` no longer sees them.
+      openStream: (extra, sessionOptions) => {
+        const session = nodeSse(req, res, { ...sessionOptions, headers: extra, lastEventIdParam: null, noDelay, detach: true })
+        if (!req.socket.destroyed && !sockets.has(req.socket)) {
+          sockets.add(req.socket)
+          req.socket.once('close', untrack)
+        }
+        return session
+      },
     }
     const response = await handleRequest(core, http, request)
     if (response === null) return false
@@ -272,6 +287,8 @@ export function createHub(options: HubOptions = {}): Hub {
       const serverClosed = stopping === undefined ? Promise.resolve() : new Promise<void>((resolve) => stopping.close(() => resolve()))
       await core.drain(drainTimeoutMs)
       stopping?.closeAllConnections()
+      // Detached streams: what drain did not close in time.
+      for (const socket of sockets) socket.destroy()
       await serverClosed
       await core.close()
     },

@@ -1,4 +1,4 @@
-import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http'
+import { OutgoingMessage, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
 import { ServerError } from '../errors.js'
@@ -7,6 +7,7 @@ import { createSession, type Session, type SessionOptions } from '../session.js'
 import { createSseRequest, type Sink, type SseRequest, type SseRequestOptions } from '../sink.js'
 import type { EventMap } from '../sse-event.js'
 import { frameChunk } from './chunk-frame.js'
+import { detachHttpSocket } from './detach-http-socket.js'
 
 /** Options of the node adapter's {@link sse}: the session's, the request's, and extra response headers. */
 export interface NodeSseOptions extends SessionOptions, SseRequestOptions {
@@ -23,6 +24,25 @@ export interface NodeSseOptions extends SessionOptions, SseRequestOptions {
    * @defaultValue `true`
    */
   noDelay?: boolean
+  /**
+   * Whether to take the connection away from Node's http server once the stream is open (HTTP/1.1 with the direct
+   * write path only, see {@link sse}): the server's listeners come off the socket, and Node's parser, the request and
+   * the response are released, the way Node itself hands over a socket on `upgrade`. An idle stream then costs about
+   * half the memory: 5.7 KB instead of 11–12 KB per connection here (a bare `net` socket costs 3.6 KB).
+   *
+   * The session owns the socket from then on:
+   * - `res` emits no more events, and `server.closeAllConnections()` no longer sees the connection (close the
+   *   sessions, or destroy their sockets, when shutting down);
+   * - bytes the client sends after its request are dropped, and a client that half-closes its side counts as gone;
+   * - when the session closes, the last chunk is written and the connection is closed, not kept alive for another
+   *   request.
+   *
+   * It happens on the next turn of the event loop, after Node's parser has returned, and only when the request has
+   * been read to its end (a `GET`) and the connection looks as Node's server leaves it; otherwise the stream simply
+   * stays on the usual path.
+   * @defaultValue `false`
+   */
+  detach?: boolean
 }
 
 /** An http response or an http2 compatibility response. */
@@ -86,6 +106,7 @@ export function sse<Events extends object = EventMap>(
       : null
 
   const sink = new NodeSink(stream, direct)
+  if (options.detach === true && direct !== null) setImmediate(() => sink.detach(req as IncomingMessage))
   return createSession<Events>(sink, new NodeSseRequest(req, http2, options), options)
 }
 
@@ -98,8 +119,10 @@ export function sse<Events extends object = EventMap>(
 class NodeSink implements Sink {
   #controller: AbortController | undefined
   #gone = false
+  #closed = false
   #abortListener: (() => void) | undefined
-  readonly #stream: ServerResponse
+  /** The response, until {@link NodeSink.detach} let go of it. */
+  #stream: ServerResponse | null
   readonly #direct: Socket | null
   #drainListener: (() => void) | undefined
   readonly #onClose = (): void => {
@@ -131,22 +154,59 @@ class NodeSink implements Sink {
   }
 
   write(chunk: Uint8Array): boolean {
-    if (this.#direct === null) return this.#stream.write(chunk)
+    if (this.#direct === null) return (this.#stream as ServerResponse).write(chunk)
     // An empty chunk would end a chunked body: there is nothing to write.
     return chunk.byteLength === 0 || this.#direct.write(frameChunk(chunk))
   }
 
   onDrain(listener: () => void): void {
     this.#drainListener = listener
-    ;(this.#direct ?? this.#stream).on('drain', listener)
+    ;(this.#direct ?? (this.#stream as ServerResponse)).on('drain', listener)
+  }
+
+  /** Takes the socket away from Node's http server (see `NodeSseOptions.detach`), unless the stream ended already. */
+  detach(req: IncomingMessage): void {
+    const socket = this.#direct
+    const stream = this.#stream
+    if (this.#closed || this.#gone || socket === null || stream === null || !detachHttpSocket(req, stream, socket)) return
+    stream.off('close', this.#onClose)
+    this.#stream = null
+    socket.on('close', this.#onClose)
+    socket.on('error', ignoreError)
+    socket.on('end', destroySocket)
+    // Reads reach JavaScript now: keep them flowing, so that the client's end is seen; its bytes are dropped.
+    socket.resume()
   }
 
   close(): void {
-    this.#stream.off('close', this.#onClose)
+    this.#closed = true
     this.#abortListener = undefined
-    if (this.#drainListener !== undefined) (this.#direct ?? this.#stream).off('drain', this.#drainListener)
-    if (!this.#stream.writableEnded) this.#stream.end()
+    const stream = this.#stream
+    if (stream === null) {
+      const socket = this.#direct as Socket
+      socket.off('close', this.#onClose)
+      if (this.#drainListener !== undefined) socket.off('drain', this.#drainListener)
+      // RFC 9112 §7.1: the last chunk, then no trailers. The connection is not Node's to reuse any more.
+      if (!socket.destroyed) socket.end(LAST_CHUNK, () => socket.destroy())
+      return
+    }
+    stream.off('close', this.#onClose)
+    if (this.#drainListener !== undefined) (this.#direct ?? stream).off('drain', this.#drainListener)
+    if (!stream.writableEnded) stream.end()
   }
+}
+
+/** The end of a chunked body: a chunk of size 0 and an empty trailer section. */
+const LAST_CHUNK = '0\r\n\r\n'
+
+/** A detached socket's `'error'`: `'close'` follows, which is what the session learns of. */
+function ignoreError(): void {
+  // nothing to do
+}
+
+/** A detached socket's `'end'`: the client half-closed its side, which an event stream takes as leaving. */
+function destroySocket(this: Socket): void {
+  this.destroy()
 }
 
 /**
@@ -157,18 +217,21 @@ class NodeSink implements Sink {
  */
 class NodeSseRequest implements SseRequest {
   readonly lastEventId: string | null
-  readonly #req: IncomingMessage | Http2ServerRequest
+  /** The request's own fields, not the request: a detached stream lets the request object go. */
+  readonly #path: string
+  readonly #fields: IncomingHttpHeaders
   readonly #scheme: string
   readonly #host: string
   #url: URL | undefined
   #headers: Headers | undefined
 
   constructor(req: IncomingMessage | Http2ServerRequest, http2: boolean, options: SseRequestOptions) {
-    this.#req = req
+    this.#path = req.url ?? '/'
+    this.#fields = req.headers
     this.#scheme = 'encrypted' in req.socket ? 'https' : 'http'
     this.#host = String((http2 ? req.headers[':authority'] : undefined) ?? req.headers.host ?? 'localhost')
     const header = req.headers['last-event-id']
-    const path = req.url ?? '/'
+    const path = this.#path
     // Only a request with a query can carry the parameter, and only when one is read: the URL is parsed then only.
     this.lastEventId =
       (typeof header === 'string' && header !== '') || !path.includes('?') || options.lastEventIdParam === null
@@ -177,11 +240,11 @@ class NodeSseRequest implements SseRequest {
   }
 
   get url(): URL {
-    return (this.#url ??= requestUrl(this.#req.url ?? '/', this.#scheme, this.#host))
+    return (this.#url ??= requestUrl(this.#path, this.#scheme, this.#host))
   }
 
   get headers(): Headers {
-    return (this.#headers ??= requestHeaders(this.#req))
+    return (this.#headers ??= requestHeaders(this.#fields))
   }
 }
 
@@ -194,9 +257,9 @@ function requestUrl(path: string, scheme: string, host: string): URL {
   }
 }
 
-function requestHeaders(req: IncomingMessage | Http2ServerRequest): Headers {
+function requestHeaders(fields: IncomingHttpHeaders): Headers {
   const headers = new Headers()
-  for (const [name, value] of Object.entries(req.headers)) {
+  for (const [name, value] of Object.entries(fields)) {
     // HTTP/2 pseudo-headers (:path, :authority, …) are not header names Headers accepts.
     if (name.startsWith(':') || value === undefined) continue
     for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item)
