@@ -105,7 +105,8 @@ export interface Hub {
   fetch(request: Request): Promise<Response>
   /**
    * Serves a `node:http` request. Returns `false` (having sent nothing) for paths outside the hub, so an embedding
-   * server can handle them.
+   * server can handle them. An HTTP/1.1 event stream is taken away from the server once open (see
+   * `NodeSseOptions.detach`): `server.closeAllConnections()` does not see it, and `close()` ends it.
    */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>
   /** Starts an HTTP server on `port` (0 for a free one) and `host`. */
