@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { sse as fetchSse } from '../server/adapters/fetch.js'
 import { sse as nodeSse } from '../server/adapters/node.js'
 import { silentLogger, type Logger } from '../server/logger.js'
