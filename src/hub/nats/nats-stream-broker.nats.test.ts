@@ -144,15 +144,34 @@ describe.runIf(hasNats)('NatsStreamBroker', () => {
     expect([...existing.missed, ...fresh.missed]).toEqual([])
   })
 
-  it('forwards published messages to its core subject, for nodes on NatsBroker', async () => {
+  it('forwards published messages to its core subject in publish order, for nodes on NatsBroker', async () => {
     const subject = uniqueName('stream_broker_subject')
     const pubsub = new NatsBroker({ url: NATS_URL, subject })
     closing.push(pubsub)
     const received: HubMessage[] = []
     await pubsub.subscribe((message) => received.push(message))
+    const messages = [1, 2, 3].map((n) => sampleMessage(n))
+    const forwarding = broker(streamName(), { subject })
+    await Promise.all(messages.map((message) => forwarding.publish(message)))
+    await vi.waitFor(() => expect(received).toStrictEqual(messages))
+  })
+
+  it('resolves publish without waiting for the copy, reports a copy the server never confirmed, and close() waits for it', async () => {
+    const errors: HubError[] = []
+    const unreachable = broker(streamName(), {
+      url: 'nats://127.0.0.1:1',
+      subject: uniqueName('stream_broker_subject'),
+      requestTimeoutMs: 200,
+      connectionOptions: { maxReconnectAttempts: 0 },
+      onError: (error) => errors.push(error),
+    })
     const message = sampleMessage(1)
-    await broker(streamName(), { subject }).publish(message)
-    await vi.waitFor(() => expect(received).toStrictEqual([message]))
+    // Awaiting the copy, this would reject after requestTimeoutMs.
+    await expect(unreachable.publish(message)).resolves.toBeUndefined()
+    const copyErrors = (): HubError[] => errors.filter((error) => error.message.includes(`copy of update ${message.update.id}`))
+    expect(copyErrors()).toEqual([])
+    await unreachable.close()
+    expect(copyErrors()).toMatchObject([{ code: 'ERR_HUB_BROKER_UNAVAILABLE' }])
   })
 
   it('resolves publish at once without a subject, and rejects a message that breaks the contract', async () => {

@@ -1,6 +1,7 @@
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StoredMsg, type StreamInfo } from '@nats-io/jetstream'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { MirrorCopies } from '../broker/mirror-copies.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
 import { checkOptionsObject, integerOption } from '../history/option-checks.js'
@@ -57,8 +58,9 @@ export interface NatsStreamBrokerOptions {
   readonly subjectPrefix?: string
   /**
    * A core NATS subject each published message is also sent to, so that hub nodes of the same cluster that run a
-   * {@link NatsBroker} (configured with a broker URL other than their history URL) still receive it. `null` sends
-   * nothing: `publish` then resolves at once. Listeners of this broker never read the subject. It must lie outside
+   * {@link NatsBroker} (configured with a broker URL other than their history URL) still receive it. The copy is sent
+   * without waiting for the server (see `publish`); `null` sends nothing. Listeners of this broker never read the
+   * subject. It must lie outside
    * `<subjectPrefix>.>`, or JetStream would store the forwarded messages in the history.
    *
    * @defaultValue `DEFAULT_NATS_BROKER_SUBJECT` (`'herald.broker'`, the {@link NatsBroker} default)
@@ -66,7 +68,7 @@ export interface NatsStreamBrokerOptions {
   readonly subject?: string | null
   /**
    * How long one request may take, waiting for a lost connection to come back included: `subscribe` fails with
-   * `ERR_HUB_BROKER_UNAVAILABLE` past it, and so does `publish` when it sends to `subject`.
+   * `ERR_HUB_BROKER_UNAVAILABLE` past it, and a copy for `subject` is reported to `onError` past it.
    *
    * @defaultValue `DEFAULT_NATS_REQUEST_TIMEOUT_MS` (5 s)
    */
@@ -141,9 +143,11 @@ const RETRY_DELAY_MS = 100
  *   rounds instead. The tail starts after the stream's last sequence when the first `subscribe` is made, so an update
  *   appended after `subscribe` resolved is delivered.
  * - **Publish.** `history.append` already put the update in the stream, so listeners get it from there, whoever
- *   called `publish`. `publish` only forwards the message to the core `subject` (for nodes on a {@link NatsBroker},
- *   which a cluster may mix in) and resolves once the server processed it (a flush); with `subject: null`, it
- *   resolves at once. A message that was not appended to the history reaches no listener.
+ *   called `publish`. `publish` checks the message, sends a copy to the core `subject` (for nodes on a
+ *   {@link NatsBroker}, which a cluster may mix in, during a move from one broker to the other say) and resolves at
+ *   once; copies leave in call order, and one the server does not confirm in time (a flush) is reported to
+ *   `onError`. `close()` waits for the copies under way. A message that was not appended to the history reaches no
+ *   listener.
  * - **Reconnects.** After the connection drops, the tail goes on from the last sequence read: nothing retained is
  *   missed, and `onMissed` is not called. It is called (see `SubscribeOptions.onMissed`) before the next message when
  *   messages after that sequence were discarded before they were read (a long outage, a purge), or when the stream
@@ -173,6 +177,7 @@ export class NatsStreamBroker implements Broker {
   readonly #heartbeatMs: number
   readonly #subscriptions: SubscriptionSet
   readonly #mirror: NatsBroker | undefined
+  readonly #copies: MirrorCopies
   #connection: Promise<Connected> | undefined
   /** The open connection, once there is one. */
   #nc: NatsConnection | undefined
@@ -227,23 +232,30 @@ export class NatsStreamBroker implements Broker {
             ...(this.#lent !== undefined && { connection: this.#lent }),
             onError: (error) => this.#subscriptions.report(error),
           })
+    this.#copies = new MirrorCopies(OWNER, `subject ${String(subject)}`, (error) => this.#subscriptions.report(error))
   }
 
   /**
-   * Forwards the message to `subject` (see the class notes); listeners of stream brokers get it from the history.
+   * Checks the message and sends a copy to `subject` (see the class notes), without waiting for the server: listeners
+   * of stream brokers get the update from the history, which `history.append` wrote before this call.
+   *
+   * Why not wait: the hub acknowledges a publish after its broker's `publish` resolves, and awaiting the copy's flush
+   * put a second round trip to NATS after the append in every acknowledgement, which the publisher of the hub
+   * benchmark's scenario S waits for (`npm run bench:hub -- --systems herald-hub-nats-2 --scenarios S`, see
+   * bench/RESULTS.md). The copy is not what makes a publish durable; the history is. A copy beyond the server's
+   * `max_payload` is reported as `ERR_HUB_BROKER_MESSAGE_TOO_LARGE`.
    *
    * @throws `ERR_HUB_BROKER_MESSAGE_INVALID` (rejects) for a message that breaks the `HubMessage` contract,
-   *   `ERR_HUB_BROKER_MESSAGE_TOO_LARGE` beyond the server's `max_payload`, `ERR_HUB_BROKER_UNAVAILABLE` when the
-   *   server does not confirm it in time, `ERR_HUB_BROKER_CLOSED` after `close()`.
+   *   `ERR_HUB_BROKER_CLOSED` after `close()`.
    */
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    if (this.#mirror !== undefined) return this.#mirror.publish(message)
     try {
       encodeMessage(message)
     } catch (cause) {
       return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
     }
+    if (this.#mirror !== undefined) this.#copies.send(this.#mirror.publish(message), message)
     return RESOLVED
   }
 
@@ -271,6 +283,7 @@ export class NatsStreamBroker implements Broker {
     this.#wake?.()
     this.#dropPushTail()
     this.#signal?.unsubscribe()
+    await this.#copies.settled()
     const connected = await this.#connection?.catch(() => undefined)
     if (connected !== undefined) {
       connected.watch.stop()

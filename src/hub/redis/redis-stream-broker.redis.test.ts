@@ -144,15 +144,34 @@ describe.runIf(hasRedis)('RedisStreamBroker', () => {
     expect([...existing.missed, ...fresh.missed]).toEqual([])
   })
 
-  it('forwards published messages to its pub/sub channel, for nodes on RedisBroker', async () => {
+  it('forwards published messages to its pub/sub channel in publish order, for nodes on RedisBroker', async () => {
     const channel = uniquePrefix('stream-broker-channel')
     const pubsub = new RedisBroker({ url: REDIS_URL, channel })
     closing.push(pubsub)
     const received: HubMessage[] = []
     await pubsub.subscribe((message) => received.push(message))
+    const messages = [1, 2, 3].map((n) => sampleMessage(n))
+    const forwarding = broker({ keyPrefix: keyPrefix(), channel })
+    await Promise.all(messages.map((message) => forwarding.publish(message)))
+    await vi.waitFor(() => expect(received).toStrictEqual(messages))
+  })
+
+  it('resolves publish without waiting for the copy, reports a copy Redis never acknowledged, and close() waits for it', async () => {
+    const errors: HubError[] = []
+    const unreachable = broker({
+      url: 'redis://127.0.0.1:1',
+      keyPrefix: keyPrefix(),
+      channel: uniquePrefix('stream-broker-channel'),
+      commandTimeoutMs: 200,
+      onError: (error) => errors.push(error),
+    })
     const message = sampleMessage(1)
-    await broker({ keyPrefix: keyPrefix(), channel }).publish(message)
-    await vi.waitFor(() => expect(received).toStrictEqual([message]))
+    // Awaiting the PUBLISH, this would reject after commandTimeoutMs.
+    await expect(unreachable.publish(message)).resolves.toBeUndefined()
+    const copyErrors = (): HubError[] => errors.filter((error) => error.message.includes(`copy of update ${message.update.id}`))
+    expect(copyErrors()).toEqual([])
+    await unreachable.close()
+    expect(copyErrors()).toMatchObject([{ code: 'ERR_HUB_BROKER_UNAVAILABLE' }])
   })
 
   it('resolves publish at once without a channel, and rejects a message that breaks the contract', async () => {

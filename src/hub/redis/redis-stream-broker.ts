@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { MirrorCopies } from '../broker/mirror-copies.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
 import { checkOptionsObject, integerOption } from '../history/option-checks.js'
@@ -50,15 +51,16 @@ export interface RedisStreamBrokerOptions {
   readonly keyPrefix?: string
   /**
    * A pub/sub channel each published message is also sent to, so that hub nodes of the same cluster that run a
-   * {@link RedisBroker} (configured with a broker URL other than their history URL) still receive it. `null` sends
-   * nothing: `publish` then resolves at once. Listeners of this broker never read the channel.
+   * {@link RedisBroker} (configured with a broker URL other than their history URL) still receive it. The copy is
+   * sent without waiting for Redis (see `publish`); `null` sends nothing. Listeners of this broker never read the
+   * channel.
    *
    * @defaultValue `DEFAULT_REDIS_BROKER_CHANNEL` (`'herald:broker'`, the {@link RedisBroker} default)
    */
   readonly channel?: string | null
   /**
    * How long one command may take, waiting in the queue while the connection is re-established included: `subscribe`
-   * fails with `ERR_HUB_BROKER_UNAVAILABLE` past it, and so does `publish` when it sends to `channel`.
+   * fails with `ERR_HUB_BROKER_UNAVAILABLE` past it, and a copy for `channel` is reported to `onError` past it.
    *
    * @defaultValue `DEFAULT_REDIS_COMMAND_TIMEOUT_MS` (5 s)
    */
@@ -79,7 +81,8 @@ export interface RedisStreamBrokerOptions {
   /**
    * Receives errors that do not fail a call: a listener that threw (`ERR_HUB_BROKER_LISTENER_FAILED`), a stream
    * entry Herald did not write, skipped (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
-   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own). An error thrown by `onError` itself is
+   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own), a copy for `channel` that Redis did
+   * not acknowledge (`ERR_HUB_BROKER_UNAVAILABLE`). An error thrown by `onError` itself is
    * rethrown from a microtask.
    *
    * @defaultValue a function that ignores the error
@@ -113,9 +116,11 @@ const RETRY_DELAY_MS = 100
  *   {@link HubMessage} whose position is the one `RedisHistory.append` returned for it. The tail starts at the newest
  *   entry when the first `subscribe` is made (`$`), so an update appended after `subscribe` resolved is delivered.
  * - **Publish.** `history.append` already put the update in the stream, so listeners get it from there, whoever
- *   called `publish`. `publish` only forwards the message to the pub/sub `channel` (for nodes on a
- *   {@link RedisBroker}, which a cluster may mix in) and resolves once Redis executed that `PUBLISH`; with
- *   `channel: null`, it resolves at once. A message that was not appended to the history reaches no listener.
+ *   called `publish`. `publish` checks the message, sends a copy to the pub/sub `channel` (for nodes on a
+ *   {@link RedisBroker}, which a cluster may mix in, during a move from one broker to the other say) and resolves at
+ *   once; copies leave in call order on one connection, and one Redis does not acknowledge in time is reported to
+ *   `onError`. `close()` waits for the copies under way. A message that was not appended to the history reaches no
+ *   listener.
  * - **Reconnects.** After the connection drops, the tail goes on from the last id read: nothing retained is missed,
  *   and `onMissed` is not called. It is called (see `SubscribeOptions.onMissed`) before the next message when entries
  *   after that id were evicted before they were read (a long outage), or when the store was recreated (a flushed or
@@ -143,6 +148,7 @@ export class RedisStreamBroker implements Broker {
   readonly #subscriptions: SubscriptionSet
   readonly #name: string
   readonly #mirror: RedisBroker | undefined
+  readonly #copies: MirrorCopies
   #client: RedisClient | undefined
   /** Resolves once the tail's start is known and the tail runs; reset when finding the start failed. */
   #started: Promise<void> | undefined
@@ -174,23 +180,30 @@ export class RedisStreamBroker implements Broker {
             clientOptions: { ...this.#clientOptions, name: this.#name },
             onError: (error) => this.#subscriptions.report(error),
           })
+    this.#copies = new MirrorCopies(OWNER, `channel ${String(channel)}`, (error) => this.#subscriptions.report(error))
   }
 
   /**
-   * Forwards the message to `channel` (see the class notes); listeners of stream brokers get it from the history.
+   * Checks the message and sends a copy to `channel` (see the class notes), without waiting for Redis: listeners of
+   * stream brokers get the update from the history, which `history.append` wrote before this call.
+   *
+   * Why not wait: the hub acknowledges a publish after its broker's `publish` resolves, and awaiting the `PUBLISH` put
+   * a second round trip to Redis after the append in every acknowledgement. With the publisher waiting for each
+   * acknowledgement (`npm run bench:hub -- --systems herald-hub-redis-2 --scenarios S`, see bench/RESULTS.md), that
+   * round trip was a tenth of the acknowledgement's time and cost throughput. The copy is not what makes a publish
+   * durable; the history is.
    *
    * @throws `ERR_HUB_BROKER_MESSAGE_INVALID` (rejects) for a message that breaks the `HubMessage` contract,
-   *   `ERR_HUB_BROKER_UNAVAILABLE` when Redis does not acknowledge the `PUBLISH` in time, `ERR_HUB_BROKER_CLOSED`
-   *   after `close()`.
+   *   `ERR_HUB_BROKER_CLOSED` after `close()`.
    */
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    if (this.#mirror !== undefined) return this.#mirror.publish(message)
     try {
       encodeMessage(message)
     } catch (cause) {
       return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
     }
+    if (this.#mirror !== undefined) this.#copies.send(this.#mirror.publish(message), message)
     return RESOLVED
   }
 
@@ -216,6 +229,7 @@ export class RedisStreamBroker implements Broker {
     this.#closed = true
     this.#subscriptions.close()
     if (this.#client !== undefined) destroyRedisClient(this.#client)
+    await this.#copies.settled()
     await this.#mirror?.close()
   }
 
