@@ -6,9 +6,12 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createParser, type ParsedEvent } from '../protocol/parse.js'
 import { signToken } from './auth/sign-token.js'
+import { MemoryBroker } from './broker/memory-broker.js'
 import { MemoryHistory } from './history/memory-history.js'
 import { SqliteHistory } from './history/sqlite-history.js'
 import { createHub, type Hub, type HubOptions } from './hub.js'
+import type { StreamPosition } from './stream-position.js'
+import type { HubMessage, HubUpdate } from './update.js'
 
 const SECRET = 'a-test-secret-of-at-least-32-bytes!!'
 const hubs: Hub[] = []
@@ -119,6 +122,46 @@ describe('hub: publish and subscribe (Mercure)', () => {
     expect((await allowed.until(2)).map((e) => e.data)).toEqual(['secret', 'public'])
     expect((await anonymous.until(1)).map((e) => e.data)).toEqual(['public'])
     expect(anonymous.events).toHaveLength(1)
+  })
+})
+
+describe('hub: publishes under way together', () => {
+  /** A memory history whose appends take the position at once and resolve when the test says. */
+  class GatedHistory extends MemoryHistory {
+    readonly waiting: (() => void)[] = []
+    override async append(update: HubUpdate): Promise<StreamPosition> {
+      const position = await super.append(update)
+      await new Promise<void>((resolve) => this.waiting.push(resolve))
+      return position
+    }
+  }
+
+  /** A memory broker that records the order of what it is handed. */
+  class RecordingBroker extends MemoryBroker {
+    readonly published: string[] = []
+    override publish(message: HubMessage): Promise<void> {
+      this.published.push(message.update.data)
+      return super.publish(message)
+    }
+  }
+
+  it('starts appends without waiting for earlier publishes, and hands updates to the broker in history order', async () => {
+    const history = new GatedHistory()
+    const broker = new RecordingBroker()
+    const { url } = await startHub({ history, broker })
+    const sub = await subscribe(url, 'topic=*')
+    const token = await publisherToken()
+    const data = ['one', 'two', 'three', 'four']
+    const responses = Promise.all(data.map((d) => publish(url, { topic: 'https://example.com/t', data: d }, token)))
+    // Every append is under way before any has finished: none waits for the one before it.
+    await expect.poll(() => history.waiting.length).toBe(data.length)
+    // The appends finish last first; the broker still gets the updates in the order history numbered them.
+    for (const resolve of history.waiting.splice(0).reverse()) resolve()
+    expect((await responses).map((r) => r.status)).toEqual([200, 200, 200, 200])
+    const read = await history.readAfter('earliest', { match: () => true, limit: 100 })
+    expect(read.messages.map((message) => message.update.data)).toEqual(broker.published)
+    expect([...broker.published].sort()).toEqual([...data].sort())
+    expect((await sub.until(4)).map((e) => e.data)).toEqual(broker.published)
   })
 })
 

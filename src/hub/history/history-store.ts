@@ -70,7 +70,9 @@ export interface ReadResult {
  *   read back, with the same position and epoch, by a store reopened on the same backing data.
  * - After `close()`, every method rejects with `ERR_HUB_HISTORY_CLOSED`; `close()` itself may be called again.
  *
- * The hub serialises `append` then `broker.publish` per update, so history order and broker order agree.
+ * The hub starts appends in publish order without awaiting the previous ones, and calls `broker.publish` for each
+ * update once its append resolved and the previous update's `broker.publish` did, so history order and broker order
+ * agree.
  *
  * @example
  * ```ts
