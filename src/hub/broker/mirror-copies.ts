@@ -37,11 +37,6 @@ export class MirrorCopies {
     this.#report = report
   }
 
-  /** Copies under way. */
-  get pending(): number {
-    return this.#pending
-  }
-
   /** Follows one copy of `message` until it settles. */
   send(copy: Promise<void>, message: HubMessage): void {
     this.#pending++

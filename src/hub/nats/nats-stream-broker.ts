@@ -60,8 +60,7 @@ export interface NatsStreamBrokerOptions {
    * A core NATS subject each published message is also sent to, so that hub nodes of the same cluster that run a
    * {@link NatsBroker} (configured with a broker URL other than their history URL) still receive it. The copy is sent
    * without waiting for the server (see `publish`); `null` sends nothing. Listeners of this broker never read the
-   * subject. It must lie outside
-   * `<subjectPrefix>.>`, or JetStream would store the forwarded messages in the history.
+   * subject. It must lie outside `<subjectPrefix>.>`, or JetStream would store the forwarded messages in the history.
    *
    * @defaultValue `DEFAULT_NATS_BROKER_SUBJECT` (`'herald.broker'`, the {@link NatsBroker} default)
    */

@@ -82,8 +82,7 @@ export interface RedisStreamBrokerOptions {
    * Receives errors that do not fail a call: a listener that threw (`ERR_HUB_BROKER_LISTENER_FAILED`), a stream
    * entry Herald did not write, skipped (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
    * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own), a copy for `channel` that Redis did
-   * not acknowledge (`ERR_HUB_BROKER_UNAVAILABLE`). An error thrown by `onError` itself is
-   * rethrown from a microtask.
+   * not acknowledge (`ERR_HUB_BROKER_UNAVAILABLE`). An error thrown by `onError` itself is rethrown from a microtask.
    *
    * @defaultValue a function that ignores the error
    */
@@ -188,10 +187,10 @@ export class RedisStreamBroker implements Broker {
    * stream brokers get the update from the history, which `history.append` wrote before this call.
    *
    * Why not wait: the hub acknowledges a publish after its broker's `publish` resolves, and awaiting the `PUBLISH` put
-   * a second round trip to Redis after the append in every acknowledgement. With the publisher waiting for each
-   * acknowledgement (`npm run bench:hub -- --systems herald-hub-redis-2 --scenarios S`, see bench/RESULTS.md), that
-   * round trip was a tenth of the acknowledgement's time and cost throughput. The copy is not what makes a publish
-   * durable; the history is.
+   * a second round trip to Redis after the append in every acknowledgement: 0.4–0.7 ms at the median in the hub
+   * benchmark's scenario S, whose publisher waits for each acknowledgement (`npm run bench:hub -- --systems
+   * herald-hub-redis-2 --scenarios S`, see bench/RESULTS.md); without it the acknowledgement's median fell from 5–7
+   * to about 3 ms on two busy cores. The copy is not what makes a publish durable; the history is.
    *
    * @throws `ERR_HUB_BROKER_MESSAGE_INVALID` (rejects) for a message that breaks the `HubMessage` contract,
    *   `ERR_HUB_BROKER_CLOSED` after `close()`.
