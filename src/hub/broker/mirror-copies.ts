@@ -43,7 +43,6 @@ export class MirrorCopies {
     copy.then(
       () => this.#settle(),
       (cause: unknown) => {
-        this.#settle()
         this.#report(
           new HubError(
             cause instanceof HubError ? cause.code : 'ERR_HUB_BROKER_UNAVAILABLE',
@@ -51,11 +50,12 @@ export class MirrorCopies {
             { cause },
           ),
         )
+        this.#settle()
       },
     )
   }
 
-  /** Resolves once every copy sent so far has settled (at once when none is under way). */
+  /** Resolves once no copy is under way (at once when none is), failed ones reported. */
   settled(): Promise<void> {
     if (this.#pending === 0) return Promise.resolve()
     return new Promise((resolve) => this.#waiters.push(resolve))
