@@ -26,6 +26,16 @@ export function checkMillisecondsOrNull(value: unknown, name: string, fallback: 
 }
 
 /**
+ * Reads an optional boolean option.
+ * @internal
+ */
+export function checkBoolean(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new ServerError('ERR_SERVER_INVALID_OPTION', `${name} must be a boolean, not ${describe(value)}`)
+  return value
+}
+
+/**
  * Reads an optional function option.
  * @internal
  */

@@ -1,6 +1,6 @@
 import { encodeBytes } from '../protocol/encode.js'
 import type { HeraldError } from '../protocol/errors.js'
-import { checkFunction, checkMillisecondsOrNull, checkPositiveInteger } from './check-option.js'
+import { checkBoolean, checkFunction, checkMillisecondsOrNull, checkPositiveInteger } from './check-option.js'
 import { concatBytes } from './concat-bytes.js'
 import { ServerError } from './errors.js'
 import { DEFAULT_KEEP_ALIVE_MS, defaultKeepAliveScheduler, type KeepAliveScheduler, type KeepAliveTarget } from './keep-alive.js'
@@ -299,9 +299,7 @@ class SinkSession<Events extends object> implements Session<Events> {
     this.#scheduler = options.keepAliveScheduler ?? defaultKeepAliveScheduler
     this.#logger = options.logger ?? silentLogger
     this.#onClose = checkFunction(options.onClose, 'onClose', undefined)
-    const coalesce = options.coalesceWrites ?? false
-    if (typeof coalesce !== 'boolean') throw new ServerError('ERR_SERVER_INVALID_OPTION', `coalesceWrites must be a boolean, not ${String(coalesce)}`)
-    this.#coalesce = coalesce
+    this.#coalesce = checkBoolean(options.coalesceWrites, 'coalesceWrites', false)
     this.#sink = sink
     this.request = request
     this.lastEventId = request.lastEventId
