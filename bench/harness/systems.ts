@@ -4,6 +4,7 @@
  */
 import { betterSseSystem } from '../peers/better-sse.js'
 import {
+  heraldHubDelay20System,
   heraldHubNagleSystem,
   heraldHubNats2System,
   heraldHubRedis2System,
@@ -29,6 +30,7 @@ export const SYSTEMS: readonly SystemDefinition[] = [
   heraldHubSystem,
   heraldHubNagleSystem,
   heraldHubUncoalescedSystem,
+  heraldHubDelay20System,
   heraldHubSqliteSystem,
   heraldHubWorkers2System,
   heraldHubRedis2System,

@@ -222,6 +222,18 @@ export const heraldHubUncoalescedSystem = defineHub({
   extraArgs: ['--no-coalesce-writes'],
 })
 
+/**
+ * One hub process, in-memory history and broker, with `--write-delay-ms 20`: each subscriber's updates held 20 ms and
+ * written together, trading latency for fewer writes; the same run shows both sides of the trade against `herald-hub`.
+ */
+export const heraldHubDelay20System = defineHub({
+  name: 'herald-hub-delay-20',
+  description: 'Herald hub as herald-hub, with --write-delay-ms 20 (updates held 20 ms per subscriber, written together)',
+  nodes: 1,
+  engine: () => ({ history: 'memory', broker: 'memory' }),
+  extraArgs: ['--write-delay-ms', '20'],
+})
+
 /** One hub process with the default history engine: a SQLite file (in the run's temp dir). */
 export const heraldHubSqliteSystem = defineHub({
   name: 'herald-hub-sqlite',

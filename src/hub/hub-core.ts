@@ -27,6 +27,8 @@ export interface HubCoreSettings {
   readonly maxQueueBytes: number
   /** Subscriber sessions write from the process's shared queue (the session option `coalesceWrites`). */
   readonly coalesceWrites: boolean
+  /** Subscriber sessions hold updates this long at least (the session option `writeDelayMs`). */
+  readonly writeDelayMs: number
   readonly subscriptions: boolean
   readonly replayPageSize: number
   readonly logger: Logger
@@ -303,6 +305,7 @@ export class HubCore {
         keepAliveMs: this.settings.heartbeatMs,
         maxQueueBytes: this.settings.maxQueueBytes,
         coalesceWrites: this.settings.coalesceWrites,
+        writeDelayMs: this.settings.writeDelayMs,
         onClose,
       })
     } catch (error) {

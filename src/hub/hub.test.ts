@@ -445,32 +445,63 @@ describe('TCP_NODELAY on subscriber connections', () => {
   }
 })
 
+/** A subscriber through the fetch handler, whose stream hands over each write of the session as one chunk. */
+async function chunkedSubscriber(hub: Hub): Promise<{ chunks: { text: string; at: number }[]; until(count: number): Promise<ParsedEvent[]> }> {
+  const controller = new AbortController()
+  controllers.push(controller)
+  const response = await hub.fetch(new Request('http://hub.test/.well-known/mercure?topic=a', { signal: controller.signal }))
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+  const decoder = new TextDecoder()
+  const chunks: { text: string; at: number }[] = []
+  const events: ParsedEvent[] = []
+  const parser = createParser({ onEvent: (event) => events.push(event) })
+  const opening = await reader.read()
+  parser.feed(decoder.decode(opening.value))
+  return {
+    chunks,
+    async until(count) {
+      while (events.length < count) {
+        const { value, done } = await reader.read()
+        if (done) break
+        chunks.push({ text: decoder.decode(value), at: performance.now() })
+        parser.feed(chunks.at(-1)?.text ?? '')
+      }
+      return events
+    },
+  }
+}
+
 describe('coalesced writes', () => {
   for (const coalesceWrites of [true, false]) {
     it(coalesceWrites ? 'merges updates published together into one write (the default)' : 'writes each update on its own with coalesceWrites: false', async () => {
       const hub = createHub({ anonymous: true, heartbeatMs: null, ...(!coalesceWrites && { coalesceWrites }) })
       hubs.push(hub)
       await hub.ready()
-      const controller = new AbortController()
-      controllers.push(controller)
-      // The fetch handler's stream hands over each write of the session as one chunk.
-      const response = await hub.fetch(new Request('http://hub.test/.well-known/mercure?topic=a', { signal: controller.signal }))
-      const reader = (response.body as ReadableStream<Uint8Array>).getReader()
-      const decoder = new TextDecoder()
-      const chunks: string[] = []
-      const events: ParsedEvent[] = []
-      const parser = createParser({ onEvent: (event) => events.push(event) })
-      const opening = await reader.read()
-      parser.feed(decoder.decode(opening.value))
+      const subscriber = await chunkedSubscriber(hub)
       await Promise.all(Array.from({ length: 20 }, (_, i) => hub.publish({ topics: 'a', data: String(i) })))
-      while (events.length < 20) {
-        const { value, done } = await reader.read()
-        if (done) break
-        chunks.push(decoder.decode(value))
-        parser.feed(chunks.at(-1) as string)
-      }
+      const events = await subscriber.until(20)
       expect(events.map((event) => event.data)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
-      expect(chunks).toHaveLength(coalesceWrites ? 1 : 20)
+      expect(subscriber.chunks).toHaveLength(coalesceWrites ? 1 : 20)
     })
   }
+
+  it('with writeDelayMs, holds updates published apart and writes them together once the delay is over', async () => {
+    const hub = createHub({ anonymous: true, heartbeatMs: null, writeDelayMs: 1000 })
+    hubs.push(hub)
+    await hub.ready()
+    const subscriber = await chunkedSubscriber(hub)
+    const start = performance.now()
+    for (let i = 0; i < 5; i++) {
+      await hub.publish({ topics: 'a', data: String(i) })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const events = await subscriber.until(5)
+    expect(events.map((event) => event.data)).toEqual(['0', '1', '2', '3', '4'])
+    expect(subscriber.chunks).toHaveLength(1)
+    expect((subscriber.chunks[0]?.at ?? 0) - start).toBeGreaterThanOrEqual(1000)
+  })
+
+  it.each([-1, 1.5, 60_001])('refuses writeDelayMs %s with ERR_HUB_INVALID_OPTION', (writeDelayMs) => {
+    expect(() => createHub({ anonymous: true, writeDelayMs })).toThrow(expect.objectContaining({ code: 'ERR_HUB_INVALID_OPTION' }))
+  })
 })

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { sse as fetchSse } from '../server/adapters/fetch.js'
 import { sse as nodeSse } from '../server/adapters/node.js'
 import { silentLogger, type Logger } from '../server/logger.js'
+import { MAX_WRITE_DELAY_MS } from '../server/session.js'
 import { createAuthorizer, type Authorizer } from './auth/authorizer.js'
 import type { VerificationKeyOptions } from './auth/verification-key.js'
 import type { Broker } from './broker/broker.js'
@@ -68,6 +69,13 @@ export interface HubOptions {
    * timer or an acknowledgement; an idle hub writes as soon as the current callbacks end. @defaultValue true
    */
   coalesceWrites?: boolean
+  /**
+   * Hold each subscriber's updates at least this many milliseconds and write them together (the session option
+   * `writeDelayMs`, which implies `coalesceWrites`). For subscribers that get updates more often than once per delay:
+   * fewer, larger writes, so less CPU per delivery, for up to the delay more latency. `0` writes as soon as
+   * `coalesceWrites` does; at most 60 000. @defaultValue 0
+   */
+  writeDelayMs?: number
   /** Serve the subscriptions API and publish subscription events. @defaultValue false */
   subscriptions?: boolean
   /** Serve Prometheus metrics at `/metrics`. @defaultValue true */
@@ -143,6 +151,10 @@ export function createHub(options: HubOptions = {}): Hub {
   const maxBodyBytes = positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes')
   const maxQueueBytes = positive(options.maxQueueBytes, DEFAULT_HUB_MAX_QUEUE_BYTES, 'maxQueueBytes')
   if (heartbeatMs !== null) positive(heartbeatMs, DEFAULT_HEARTBEAT_MS, 'heartbeatMs')
+  const writeDelayMs = options.writeDelayMs ?? 0
+  if (!Number.isSafeInteger(writeDelayMs) || writeDelayMs < 0 || writeDelayMs > MAX_WRITE_DELAY_MS) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `writeDelayMs must be an integer from 0 to ${MAX_WRITE_DELAY_MS}, not ${String(writeDelayMs)}`)
+  }
   const noDelay = options.nagle !== true
   const corsOrigins = [...(options.corsOrigins ?? [])]
   const authorizer =
@@ -162,6 +174,7 @@ export function createHub(options: HubOptions = {}): Hub {
     heartbeatMs,
     maxQueueBytes,
     coalesceWrites: options.coalesceWrites !== false,
+    writeDelayMs,
     subscriptions: options.subscriptions === true,
     replayPageSize: DEFAULT_REPLAY_PAGE_SIZE,
     logger: options.logger ?? silentLogger,

@@ -26,6 +26,18 @@ export function checkMillisecondsOrNull(value: unknown, name: string, fallback: 
 }
 
 /**
+ * Reads an optional option that is a number of milliseconds from `0` to `max`.
+ * @internal
+ */
+export function checkMilliseconds(value: unknown, name: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw new ServerError('ERR_SERVER_INVALID_OPTION', `${name} must be a number of milliseconds from 0 to ${max}, not ${describe(value)}`)
+  }
+  return value
+}
+
+/**
  * Reads an optional boolean option.
  * @internal
  */

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { HeraldError } from '../protocol/index.js'
 import { createKeepAliveScheduler, type KeepAliveScheduler } from './keep-alive.js'
-import { COALESCE_MAX_BYTES, createSession, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MAX_QUEUE_EVENTS, type Session, type SessionOptions } from './session.js'
+import { COALESCE_MAX_BYTES, createSession, MAX_WRITE_DELAY_MS, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MAX_QUEUE_EVENTS, type Session, type SessionOptions } from './session.js'
 import { createRecordingSink, testRequest, type RecordingSink } from './testing/recording-sink.js'
 import { FLUSH_SLICE } from './write-flusher.js'
 
@@ -61,6 +61,10 @@ describe('createSession', () => {
       ['serialize not a function', { serialize: 'json' as never }],
       ['onClose not a function', { onClose: true as never }],
       ['coalesceWrites not a boolean', { coalesceWrites: 'yes' as never }],
+      ['writeDelayMs -1', { writeDelayMs: -1 }],
+      ['writeDelayMs NaN', { writeDelayMs: Number.NaN }],
+      [`writeDelayMs ${String(MAX_WRITE_DELAY_MS + 1)}`, { writeDelayMs: MAX_WRITE_DELAY_MS + 1 }],
+      ['writeDelayMs not a number', { writeDelayMs: '20' as never }],
     ])('rejects %s with ERR_SERVER_INVALID_OPTION', (_name, options) => {
       expect(() => open(createRecordingSink(), options)).toThrow(expect.objectContaining({ code: 'ERR_SERVER_INVALID_OPTION' }))
     })
@@ -691,6 +695,88 @@ describe('createSession', () => {
         session.close()
         vi.useRealTimers()
       }
+    })
+  })
+
+  describe('writeDelayMs', () => {
+    const event = (n: number): string => `data: ${n}\n\n`
+    /** Runs the flusher's timer and the turns it schedules. */
+    const advance = async (ms: number): Promise<void> => {
+      vi.advanceTimersByTime(ms)
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+    }
+
+    beforeEach(() => {
+      // The flusher's timer and clock are fake; setImmediate (its turns) stays real.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    })
+
+    afterEach(() => {
+      vi.useRealTimers()
+    })
+
+    it('holds events the delay after the first one, and writes everything received meanwhile in one write', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { writeDelayMs: 50, keepAliveMs: null })
+      session.send({ data: '1' })
+      await advance(30)
+      session.send({ data: '2' })
+      await advance(19)
+      expect(sink.writes).toHaveLength(1)
+      expect(session.queuedEvents).toBe(2)
+      await advance(1)
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(1) + event(2)])
+      // The delay starts again with the next event held.
+      session.send({ data: '3' })
+      await advance(49)
+      expect(sink.writes).toHaveLength(2)
+      await advance(1)
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(1) + event(2), event(3)])
+      session.close()
+    })
+
+    it('implies coalesceWrites, and whenDrained() waits for the delayed write', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { writeDelayMs: 20, coalesceWrites: false, keepAliveMs: null })
+      session.send({ data: 'held' })
+      let drained = false
+      void session.whenDrained().then(() => (drained = true))
+      await advance(10)
+      expect(sink.writes).toHaveLength(1)
+      expect(drained).toBe(false)
+      await advance(10)
+      expect(drained).toBe(true)
+      expect(sink.text()).toBe(':\n\ndata: held\n\n')
+      session.close()
+    })
+
+    it('serves every session of a delay with one timer, writing each when its own delay is over', async () => {
+      const early = Array.from({ length: 500 }, () => createRecordingSink())
+      const late = Array.from({ length: 500 }, () => createRecordingSink())
+      const timersBefore = vi.getTimerCount()
+      const sessions = [...early, ...late].map((sink) => open(sink, { writeDelayMs: 40, keepAliveMs: null }))
+      for (const session of sessions.slice(0, 500)) session.send({ data: 'a' })
+      await advance(20)
+      for (const session of sessions.slice(500)) session.send({ data: 'b' })
+      expect(vi.getTimerCount() - timersBefore).toBe(1)
+      await advance(20)
+      expect(early.every((sink) => sink.text() === ':\n\ndata: a\n\n')).toBe(true)
+      expect(late.every((sink) => sink.writes.length === 1)).toBe(true)
+      await advance(20)
+      expect(late.every((sink) => sink.text() === ':\n\ndata: b\n\n')).toBe(true)
+      expect(vi.getTimerCount() - timersBefore).toBe(0)
+      for (const session of sessions) session.close()
+    })
+
+    it('writes at once past half of maxQueueEvents, and close() writes what is held', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { writeDelayMs: 1000, maxQueueEvents: 4, keepAliveMs: null })
+      for (let i = 0; i < 3; i++) session.send({ data: String(i) })
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(0) + event(1)])
+      session.close()
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(0) + event(1), event(2)])
+      await advance(1000)
+      expect(sink.writes).toHaveLength(3)
     })
   })
 })

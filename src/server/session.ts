@@ -1,6 +1,6 @@
 import { encodeBytes } from '../protocol/encode.js'
 import type { HeraldError } from '../protocol/errors.js'
-import { checkBoolean, checkFunction, checkMillisecondsOrNull, checkPositiveInteger } from './check-option.js'
+import { checkBoolean, checkFunction, checkMilliseconds, checkMillisecondsOrNull, checkPositiveInteger } from './check-option.js'
 import { concatBytes } from './concat-bytes.js'
 import { ServerError } from './errors.js'
 import { DEFAULT_KEEP_ALIVE_MS, defaultKeepAliveScheduler, type KeepAliveScheduler, type KeepAliveTarget } from './keep-alive.js'
@@ -20,6 +20,9 @@ export const DEFAULT_MAX_QUEUE_EVENTS = 1000
  * `maxQueueEvents` events). A chunk this large is written as it comes.
  */
 export const COALESCE_MAX_BYTES = 16 * 1024
+
+/** The longest `writeDelayMs` a session accepts: 60 000 ms. */
+export const MAX_WRITE_DELAY_MS = 60_000
 
 /** Options of {@link createSession} and of every adapter's `sse()`. */
 export interface SessionOptions {
@@ -65,6 +68,18 @@ export interface SessionOptions {
    * @defaultValue `false`: every event is written as it is sent
    */
   coalesceWrites?: boolean
+  /**
+   * Hold each event at least this many milliseconds, and write it with whatever else the session receives meanwhile:
+   * {@link SessionOptions.coalesceWrites} (which a delay implies) with a wait of its own. Where a subscriber gets
+   * events more often than once per delay (a busy topic, a token stream), a write carries several of them, and the
+   * kernel's CPU per delivery drops with the number of writes; each event arrives up to the delay later. The hub
+   * benchmark's scenario A (`npm run bench:hub -- --scenarios A`: 100 updates/s to each of 1,000 subscribers, where
+   * writing at once can merge nothing) measures the trade-off. One timer per distinct delay serves every session in
+   * the process; no session has a timer of its own. The bounds of `coalesceWrites` apply: past
+   * {@link COALESCE_MAX_BYTES} or half of `maxQueueEvents` events a session writes at once.
+   * @defaultValue `0`: no wait beyond `coalesceWrites`
+   */
+  writeDelayMs?: number
   /**
    * Turns event data into text, once per event.
    * @defaultValue {@link serializeJson}: strings pass through, other values become JSON
@@ -215,11 +230,21 @@ let flushOf: <Events extends object>(session: SinkSession<Events>) => boolean
 /** Whether `stream()` must wait before it sends more: the client is behind (held events do not count). */
 let mustWaitOf: <Events extends object>(session: SinkSession<Events>) => boolean
 
-/** The queue every session with `coalesceWrites` in the process writes from. */
-const sessionFlusher = new WriteFlusher<object>((session) => {
-  // Only sessions are added; the check gives back the class without a cast (the event map plays no part).
-  return session instanceof SinkSession && flushOf(session)
-})
+// Only sessions are added; the check gives back the class without a cast (the event map plays no part).
+const flushSession = (session: object): boolean => session instanceof SinkSession && flushOf(session)
+
+/** The queue every session with `coalesceWrites` and no `writeDelayMs` in the process writes from. */
+const sessionFlusher = new WriteFlusher<object>(flushSession)
+
+/** The queues of sessions with a `writeDelayMs`, one per delay (so each is in due order), made when first needed. */
+const delayedFlushers = new Map<number, WriteFlusher<object>>()
+
+function flusherFor(delayMs: number): WriteFlusher<object> {
+  if (delayMs === 0) return sessionFlusher
+  let flusher = delayedFlushers.get(delayMs)
+  if (flusher === undefined) delayedFlushers.set(delayMs, (flusher = new WriteFlusher<object>(flushSession, delayMs)))
+  return flusher
+}
 
 /**
  * The keep-alive scheduler's view of a session: when it last wrote, and the keep-alive write. It holds the session
@@ -257,7 +282,9 @@ class SinkSession<Events extends object> implements Session<Events> {
   readonly maxQueueEvents: number
   readonly #sink: Sink
   readonly #coalesce: boolean
-  /** Waiting in {@link sessionFlusher}'s queue (with `coalesceWrites`). */
+  /** The queue held events wait in: {@link sessionFlusher}, or the one of `writeDelayMs`. */
+  readonly #flusher: WriteFlusher<object>
+  /** Waiting in {@link SinkSession.#flusher}'s queue (with `coalesceWrites`). */
   #held = false
   /** Made when `signal` is first read (see {@link SessionOptions.onClose}). */
   #controller: AbortController | undefined
@@ -299,7 +326,9 @@ class SinkSession<Events extends object> implements Session<Events> {
     this.#scheduler = options.keepAliveScheduler ?? defaultKeepAliveScheduler
     this.#logger = options.logger ?? silentLogger
     this.#onClose = checkFunction(options.onClose, 'onClose', undefined)
-    this.#coalesce = checkBoolean(options.coalesceWrites, 'coalesceWrites', false)
+    const writeDelayMs = checkMilliseconds(options.writeDelayMs, 'writeDelayMs', 0, MAX_WRITE_DELAY_MS)
+    this.#coalesce = checkBoolean(options.coalesceWrites, 'coalesceWrites', false) || writeDelayMs > 0
+    this.#flusher = flusherFor(writeDelayMs)
     this.#sink = sink
     this.request = request
     this.lastEventId = request.lastEventId
@@ -473,7 +502,7 @@ class SinkSession<Events extends object> implements Session<Events> {
       }
       if (!this.#held) {
         this.#held = true
-        sessionFlusher.add(this)
+        this.#flusher.add(this)
       }
       return true
     }

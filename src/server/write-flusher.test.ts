@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { FLUSH_SLICE, MAX_FLUSH_SLICE, WriteFlusher } from './write-flusher.js'
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -60,5 +60,34 @@ describe('WriteFlusher', () => {
     await endTurn()
     expect(turns.at(-1)).toBe(FLUSH_SLICE)
     while (flusher.size > 0) await endTurn()
+  })
+
+  it('with a delay, flushes each target no sooner than the delay after it was added, in order, from one timer', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    try {
+      const flushed: number[] = []
+      const flusher = new WriteFlusher<number>((n) => flushed.push(n) < 0, 100)
+      for (let n = 0; n < 40; n++) flusher.add(n)
+      vi.advanceTimersByTime(60)
+      for (let n = 40; n < 50; n++) flusher.add(n)
+      expect(vi.getTimerCount()).toBe(1)
+      await turn()
+      expect(flushed).toEqual([])
+      vi.advanceTimersByTime(40)
+      // Due now: the first 40, in turns; the last 10 wait for their own delay.
+      while (flushed.length < 40) await turn()
+      await turn()
+      expect(flushed).toEqual(Array.from({ length: 40 }, (_, n) => n))
+      expect(flusher.size).toBe(10)
+      vi.advanceTimersByTime(59)
+      await turn()
+      expect(flushed).toHaveLength(40)
+      vi.advanceTimersByTime(1)
+      await turn()
+      expect(flushed).toEqual(Array.from({ length: 50 }, (_, n) => n))
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

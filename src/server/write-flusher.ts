@@ -27,21 +27,30 @@ export const MAX_FLUSH_SLICE = 1024
  * Why: the hub benchmark's scenario S (`npm run bench:hub -- --systems herald-hub --scenarios S`) spent about 90 % of
  * the hub's time in the kernel's send path, one send per event and subscriber; fewer, larger sends are the only way to
  * cut it, and unlike Nagle's algorithm this adds no wait for an acknowledgement.
+ *
+ * With a delay, a target is written no sooner than `delayMs` after it was added: what it receives meanwhile joins
+ * the same write. The queue is in order of adding, so it is in order of due time too, and one timer (for the first
+ * target not yet due) serves every target.
  */
 export class WriteFlusher<Target> {
   #targets: (Target | undefined)[] = []
+  /** With a delay: when each target of {@link WriteFlusher.#targets} is due, on the `performance.now()` clock. */
+  #dueAt: number[] = []
   #head = 0
   #scheduled = false
   #slice = FLUSH_SLICE
   readonly #flush: (target: Target) => boolean
+  readonly #delayMs: number
   readonly #turn = (): void => this.#run()
 
   /**
    * @param flush - Writes what a target holds, if it still can; called once per {@link WriteFlusher.add}. Returns
    *   whether the write joined what several sends held (which keeps turns short).
+   * @param delayMs - How long a target waits in the queue at least, in milliseconds; `0` writes it in the next turn.
    */
-  constructor(flush: (target: Target) => boolean) {
+  constructor(flush: (target: Target) => boolean, delayMs = 0) {
     this.#flush = flush
+    this.#delayMs = delayMs
   }
 
   /** How many targets wait for their turn. */
@@ -52,16 +61,29 @@ export class WriteFlusher<Target> {
   /** Queues a target for a write in a later turn. A target must not be added again before its `flush` ran. */
   add(target: Target): void {
     this.#targets.push(target)
-    if (!this.#scheduled) {
-      this.#scheduled = true
-      defer(this.#turn)
-    }
+    if (this.#delayMs > 0) this.#dueAt.push(performance.now() + this.#delayMs)
+    if (!this.#scheduled) this.#schedule()
+  }
+
+  /** Schedules the next turn: at once, or when the first target is due. */
+  #schedule(): void {
+    this.#scheduled = true
+    const wait = this.#delayMs > 0 ? (this.#dueAt[this.#head] as number) - performance.now() : 0
+    if (wait > 0) setTimeout(this.#turn, Math.ceil(wait))
+    else defer(this.#turn)
   }
 
   #run(): void {
     this.#scheduled = false
     const targets = this.#targets
-    const end = Math.min(targets.length, this.#head + this.#slice)
+    let end = Math.min(targets.length, this.#head + this.#slice)
+    if (this.#delayMs > 0) {
+      // Only the targets that are due: the queue is in due order, so they are the first ones.
+      const now = performance.now()
+      let due = this.#head
+      while (due < end && (this.#dueAt[due] as number) <= now) due++
+      end = due
+    }
     let merged = false
     while (this.#head < end) {
       const target = targets[this.#head] as Target
@@ -71,6 +93,7 @@ export class WriteFlusher<Target> {
     this.#slice = merged ? FLUSH_SLICE : Math.min(this.#slice * 2, MAX_FLUSH_SLICE)
     if (this.#head === targets.length) {
       this.#targets = []
+      this.#dueAt = []
       this.#head = 0
       this.#slice = FLUSH_SLICE
       return
@@ -78,10 +101,10 @@ export class WriteFlusher<Target> {
     // Drop the written part now and then, so that a queue that never empties does not grow.
     if (this.#head >= 1024 && this.#head * 2 >= targets.length) {
       this.#targets = targets.slice(this.#head)
+      if (this.#delayMs > 0) this.#dueAt = this.#dueAt.slice(this.#head)
       this.#head = 0
     }
-    this.#scheduled = true
-    defer(this.#turn)
+    this.#schedule()
   }
 }
 

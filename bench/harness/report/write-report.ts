@@ -24,6 +24,7 @@ const SYSTEM_COLORS: Readonly<Record<string, string>> = {
   'herald-hub': '#805ad5',
   'herald-hub-nagle': '#d6bcfa',
   'herald-hub-uncoalesced': '#b794f4',
+  'herald-hub-delay-20': '#9f7aea',
 }
 const SPARE_COLORS = ['#dd6b20', '#319795', '#d53f8c', '#2c5282']
 

@@ -16,6 +16,8 @@ export interface ConfigField {
   readonly choices?: readonly string[]
   /** Lower bound for integers and durations. */
   readonly min?: number
+  /** Upper bound for integers and durations. */
+  readonly max?: number
 }
 
 /**
@@ -65,6 +67,8 @@ export interface HubConfig {
   nagle: boolean
   /** Write each subscriber's updates from the process's shared queue, merging what arrives meanwhile into one write. */
   coalesceWrites: boolean
+  /** How long each subscriber's updates are held at least, in milliseconds, to leave in fewer writes. */
+  writeDelayMs: number
   /** Largest accepted publish body, in bytes. */
   maxBodyBytes: number
   /** Publish subscription events and serve the subscriptions API. */
@@ -99,6 +103,7 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = Object.freeze({
   heartbeatMs: 15_000,
   nagle: false,
   coalesceWrites: true,
+  writeDelayMs: 0,
   maxBodyBytes: 1024 * 1024,
   subscriptions: false,
   demos: false,
@@ -133,6 +138,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = Object.freeze([
   field('heartbeatMs', 'duration', 'heartbeat comment interval (ms, or 15s; 0 turns it off)', { min: 0 }),
   field('nagle', 'boolean', "Nagle's algorithm on subscriber connections: the kernel merges bursts of updates (less CPU, up to a round trip more latency)"),
   field('coalesceWrites', 'boolean', "write subscribers' updates from one shared queue, merging those that arrive meanwhile into one write (no timer; off writes each update at once)"),
+  field('writeDelayMs', 'duration', "hold each subscriber's updates at least this long and write them together: less CPU per delivery, up to this much more latency (ms, or 20ms; 0 turns it off)", { min: 0, max: 60_000 }),
   field('maxBodyBytes', 'integer', 'largest publish body in bytes', { min: 1 }),
   field('subscriptions', 'boolean', 'serve the subscriptions API and publish subscription events'),
   field('demos', 'boolean', 'serve the demo pages at /'),

@@ -46,6 +46,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ cwd: emptyDir(), env: { ...KEYS, HERALD_COALESCE_WRITES: 'false' } }).config.coalesceWrites).toBe(false)
   })
 
+  it('reads writeDelayMs as a duration from 0 to 60 s, 0 by default', () => {
+    expect(loadConfig({ cwd: emptyDir(), env: KEYS }).config.writeDelayMs).toBe(0)
+    expect(loadConfig({ cwd: emptyDir(), env: { ...KEYS, HERALD_WRITE_DELAY_MS: '20ms' } }).config.writeDelayMs).toBe(20)
+    expect(loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--write-delay-ms', '1s'] }).config.writeDelayMs).toBe(1000)
+    expect(problems(() => loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--write-delay-ms', '2m'] }))).toContain('--write-delay-ms: expected at most 60000 ms')
+  })
+
   it('reads a config file named by --config or HERALD_CONFIG', () => {
     const dir = emptyDir()
     writeFileSync(join(dir, 'custom.json'), JSON.stringify({ historySize: 5 }))

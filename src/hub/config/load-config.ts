@@ -238,6 +238,7 @@ function coerce(f: ConfigField, raw: unknown, where: string, problems: string[])
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN
       if (!Number.isSafeInteger(n)) return bad('expected a whole number')
       if (f.min !== undefined && n < f.min) return bad(`expected at least ${f.min}`)
+      if (f.max !== undefined && n > f.max) return bad(`expected at most ${f.max}`)
       return n
     }
     case 'duration': {
@@ -249,6 +250,7 @@ function coerce(f: ConfigField, raw: unknown, where: string, problems: string[])
       }
       if (!Number.isSafeInteger(n)) return bad('expected milliseconds or a duration such as 30s, 5m, 24h')
       if (f.min !== undefined && n < f.min) return bad(`expected at least ${f.min} ms`)
+      if (f.max !== undefined && n > f.max) return bad(`expected at most ${f.max} ms`)
       return n
     }
     case 'boolean': {
