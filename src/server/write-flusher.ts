@@ -30,7 +30,9 @@ export const MAX_FLUSH_SLICE = 1024
  *
  * With a delay, a target is written no sooner than `delayMs` after it was added: what it receives meanwhile joins
  * the same write. The queue is in order of adding, so it is in order of due time too, and one timer (for the first
- * target not yet due) serves every target.
+ * target not yet due) serves every target. Why: at a steady rate where updates to a subscriber come further apart
+ * than a fan-out takes (scenario A of `npm run bench:hub`, 100 updates/s), nothing merges without a wait; with
+ * 20 ms (`herald-hub-delay-20`) the hub's CPU per delivery fell from 5.51 to 3.87 µs.
  */
 export class WriteFlusher<Target> {
   #targets: (Target | undefined)[] = []
