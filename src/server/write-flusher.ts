@@ -86,13 +86,15 @@ export class WriteFlusher<Target> {
       while (due < end && (this.#dueAt[due] as number) <= now) due++
       end = due
     }
+    // A timer that fired before the first target was due wrote nothing, and says nothing about merging.
+    const wrote = end > this.#head
     let merged = false
     while (this.#head < end) {
       const target = targets[this.#head] as Target
       targets[this.#head++] = undefined
       if (this.#flush(target)) merged = true
     }
-    this.#slice = merged ? FLUSH_SLICE : Math.min(this.#slice * 2, MAX_FLUSH_SLICE)
+    if (wrote) this.#slice = merged ? FLUSH_SLICE : Math.min(this.#slice * 2, MAX_FLUSH_SLICE)
     if (this.#head === targets.length) {
       this.#targets = []
       this.#dueAt = []
