@@ -128,6 +128,16 @@ export class NatsBroker implements Broker {
     } catch (cause) {
       return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
     }
+    return this.publishEncoded(payload)
+  }
+
+  /**
+   * {@link NatsBroker.publish} for a message that `encodeMessage` of `message-codec.ts` encoded already: a
+   * `NatsStreamBroker` validates each message by encoding it, and forwards that payload here.
+   * @internal
+   */
+  publishEncoded(payload: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError())
     const nc = this.#nc
     // Connected and up: send at once, so that publishes leave in call order. Otherwise wait for the connection (up to
     // requestTimeoutMs) behind the publishes already waiting; they resume in the order they came.

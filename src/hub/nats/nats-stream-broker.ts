@@ -249,12 +249,14 @@ export class NatsStreamBroker implements Broker {
    */
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
+    let payload
     try {
-      encodeMessage(message)
+      payload = encodeMessage(message)
     } catch (cause) {
       return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
     }
-    if (this.#mirror !== undefined) this.#copies.send(this.#mirror.publish(message), message)
+    // The copy carries the payload that validated the message: encoded once.
+    if (this.#mirror !== undefined) this.#copies.send(this.#mirror.publishEncoded(payload), message)
     return RESOLVED
   }
 

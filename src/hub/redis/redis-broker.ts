@@ -133,6 +133,16 @@ export class RedisBroker implements Broker {
     } catch (cause) {
       return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
     }
+    return this.publishEncoded(payload)
+  }
+
+  /**
+   * {@link RedisBroker.publish} for a message that `encodeMessage` of `message-codec.ts` encoded already: a
+   * `RedisStreamBroker` validates each message by encoding it, and forwards that payload here.
+   * @internal
+   */
+  publishEncoded(payload: string): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError())
     // Sent at once, without awaiting anything first: publishes go out in call order.
     return sendRedisCommand(this.#publisherClient(), ['PUBLISH', this.#channel, payload]).then(
       () => undefined,
