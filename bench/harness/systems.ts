@@ -6,7 +6,9 @@ import { betterSseSystem } from '../peers/better-sse.js'
 import {
   heraldHubDelay20System,
   heraldHubNagleSystem,
+  heraldHubNats1System,
   heraldHubNats2System,
+  heraldHubRedis1System,
   heraldHubRedis2System,
   heraldHubSqliteSystem,
   heraldHubSystem,
@@ -33,7 +35,9 @@ export const SYSTEMS: readonly SystemDefinition[] = [
   heraldHubDelay20System,
   heraldHubSqliteSystem,
   heraldHubWorkers2System,
+  heraldHubRedis1System,
   heraldHubRedis2System,
+  heraldHubNats1System,
   heraldHubNats2System,
 ]
 

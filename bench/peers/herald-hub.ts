@@ -1,12 +1,14 @@
 /**
- * System modules: Herald's hub (`herald serve` from `dist/cli/main.js`) in production mode, in five set-ups:
+ * System modules: Herald's hub (`herald serve` from `dist/cli/main.js`) in production mode, in these set-ups:
  *
  * | name | processes | history | broker |
  * |---|---|---|---|
  * | `herald-hub` | 1 | memory | memory |
  * | `herald-hub-sqlite` | 1 | SQLite file in the run's temp dir (the default engine) | memory |
  * | `herald-hub-workers-2` | 1 primary + 2 workers sharing the port (`--workers 2`) | SQLite file | built-in (between workers) |
+ * | `herald-hub-redis-1` | 1 node | Redis | Redis |
  * | `herald-hub-redis-2` | 2 nodes on 2 ports | Redis | Redis |
+ * | `herald-hub-nats-1` | 1 node | NATS JetStream | NATS |
  * | `herald-hub-nats-2` | 2 nodes on 2 ports | NATS JetStream | NATS |
  *
  * Every node gets freshly generated HS256 keys (32 random bytes, hex), anonymous subscribers and the default
@@ -251,22 +253,39 @@ export const heraldHubWorkers2System = defineHub({
   extraArgs: ['--workers', '2'],
 })
 
+function redisHub(nodes: number): SystemDefinition {
+  return defineHub({
+    name: `herald-hub-redis-${nodes}`,
+    description: `${nodes === 1 ? 'one Herald hub node' : `${nodes} Herald hub nodes`} on Redis (${BENCH_REDIS_URL}) as history and broker; cost includes redis-server`,
+    nodes,
+    engine: () => ({ history: BENCH_REDIS_URL, broker: BENCH_REDIS_URL }),
+    engineProcess: 'redis-server',
+    engineAddress: { url: BENCH_REDIS_URL, defaultPort: 6379 },
+  })
+}
+
+function natsHub(nodes: number): SystemDefinition {
+  return defineHub({
+    name: `herald-hub-nats-${nodes}`,
+    description: `${nodes === 1 ? 'one Herald hub node' : `${nodes} Herald hub nodes`} on NATS (${BENCH_NATS_URL}) as history and broker; cost includes nats-server`,
+    nodes,
+    engine: () => ({ history: BENCH_NATS_URL, broker: BENCH_NATS_URL }),
+    engineProcess: 'nats-server',
+    engineAddress: { url: BENCH_NATS_URL, defaultPort: 4222 },
+  })
+}
+
+/**
+ * One hub node on Redis as history and broker; the cost includes redis-server. Against `herald-hub-redis-2` in the
+ * same run it shows what the second node costs, apart from what the engine costs.
+ */
+export const heraldHubRedis1System = redisHub(1)
+
 /** Two hub nodes sharing Redis as history and broker; the cost includes redis-server. */
-export const heraldHubRedis2System = defineHub({
-  name: 'herald-hub-redis-2',
-  description: `two Herald hub nodes on Redis (${BENCH_REDIS_URL}) as history and broker; cost includes redis-server`,
-  nodes: 2,
-  engine: () => ({ history: BENCH_REDIS_URL, broker: BENCH_REDIS_URL }),
-  engineProcess: 'redis-server',
-  engineAddress: { url: BENCH_REDIS_URL, defaultPort: 6379 },
-})
+export const heraldHubRedis2System = redisHub(2)
+
+/** One hub node on NATS (JetStream history, core broker); the cost includes nats-server. See `herald-hub-redis-1`. */
+export const heraldHubNats1System = natsHub(1)
 
 /** Two hub nodes sharing NATS (JetStream history, core broker); the cost includes nats-server. */
-export const heraldHubNats2System = defineHub({
-  name: 'herald-hub-nats-2',
-  description: `two Herald hub nodes on NATS (${BENCH_NATS_URL}) as history and broker; cost includes nats-server`,
-  nodes: 2,
-  engine: () => ({ history: BENCH_NATS_URL, broker: BENCH_NATS_URL }),
-  engineProcess: 'nats-server',
-  engineAddress: { url: BENCH_NATS_URL, defaultPort: 4222 },
-})
+export const heraldHubNats2System = natsHub(2)
