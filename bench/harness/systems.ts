@@ -5,6 +5,7 @@
 import { betterSseSystem } from '../peers/better-sse.js'
 import {
   heraldHubDelay20System,
+  heraldHubDelay40System,
   heraldHubNagleSystem,
   heraldHubNats1System,
   heraldHubNats2System,
@@ -33,6 +34,7 @@ export const SYSTEMS: readonly SystemDefinition[] = [
   heraldHubNagleSystem,
   heraldHubUncoalescedSystem,
   heraldHubDelay20System,
+  heraldHubDelay40System,
   heraldHubSqliteSystem,
   heraldHubWorkers2System,
   heraldHubRedis1System,

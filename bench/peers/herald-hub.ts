@@ -236,6 +236,19 @@ export const heraldHubDelay20System = defineHub({
   extraArgs: ['--write-delay-ms', '20'],
 })
 
+/**
+ * As `herald-hub-delay-20`, with `--write-delay-ms 40`: about as long as Nagle's algorithm and delayed acknowledgements
+ * hold the events of nchan's streams (which run with Nagle on) on a busy machine, where nchan's median in A reaches
+ * 40–60 ms.
+ */
+export const heraldHubDelay40System = defineHub({
+  name: 'herald-hub-delay-40',
+  description: 'Herald hub as herald-hub, with --write-delay-ms 40 (updates held 40 ms per subscriber, written together)',
+  nodes: 1,
+  engine: () => ({ history: 'memory', broker: 'memory' }),
+  extraArgs: ['--write-delay-ms', '40'],
+})
+
 /** One hub process with the default history engine: a SQLite file (in the run's temp dir). */
 export const heraldHubSqliteSystem = defineHub({
   name: 'herald-hub-sqlite',
