@@ -237,9 +237,8 @@ export const heraldHubDelay20System = defineHub({
 })
 
 /**
- * As `herald-hub-delay-20`, with `--write-delay-ms 40`: about as long as Nagle's algorithm and delayed acknowledgements
- * hold the events of nchan's streams (which run with Nagle on) on a busy machine, where nchan's median in A reaches
- * 40–60 ms.
+ * As `herald-hub-delay-20`, with `--write-delay-ms 40`: about nchan's own median latency in scenario A on a busy
+ * machine (40–50 ms), whose streams run with Nagle's algorithm on.
  */
 export const heraldHubDelay40System = defineHub({
   name: 'herald-hub-delay-40',
