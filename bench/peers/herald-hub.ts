@@ -224,29 +224,27 @@ export const heraldHubUncoalescedSystem = defineHub({
   extraArgs: ['--no-coalesce-writes'],
 })
 
+function delayedHub(delayMs: number): SystemDefinition {
+  return defineHub({
+    name: `herald-hub-delay-${delayMs}`,
+    description: `Herald hub as herald-hub, with --write-delay-ms ${delayMs} (updates held ${delayMs} ms per subscriber, written together)`,
+    nodes: 1,
+    engine: () => ({ history: 'memory', broker: 'memory' }),
+    extraArgs: ['--write-delay-ms', String(delayMs)],
+  })
+}
+
 /**
  * One hub process, in-memory history and broker, with `--write-delay-ms 20`: each subscriber's updates held 20 ms and
  * written together, trading latency for fewer writes; the same run shows both sides of the trade against `herald-hub`.
  */
-export const heraldHubDelay20System = defineHub({
-  name: 'herald-hub-delay-20',
-  description: 'Herald hub as herald-hub, with --write-delay-ms 20 (updates held 20 ms per subscriber, written together)',
-  nodes: 1,
-  engine: () => ({ history: 'memory', broker: 'memory' }),
-  extraArgs: ['--write-delay-ms', '20'],
-})
+export const heraldHubDelay20System = delayedHub(20)
 
 /**
  * As `herald-hub-delay-20`, with `--write-delay-ms 40`: about nchan's own median latency in scenario A on a busy
  * machine (40–50 ms), whose streams run with Nagle's algorithm on.
  */
-export const heraldHubDelay40System = defineHub({
-  name: 'herald-hub-delay-40',
-  description: 'Herald hub as herald-hub, with --write-delay-ms 40 (updates held 40 ms per subscriber, written together)',
-  nodes: 1,
-  engine: () => ({ history: 'memory', broker: 'memory' }),
-  extraArgs: ['--write-delay-ms', '40'],
-})
+export const heraldHubDelay40System = delayedHub(40)
 
 /** One hub process with the default history engine: a SQLite file (in the run's temp dir). */
 export const heraldHubSqliteSystem = defineHub({
