@@ -6,6 +6,8 @@ import { betterSseSystem } from '../peers/better-sse.js'
 import {
   heraldHubDelay20System,
   heraldHubDelay40System,
+  heraldHubInterval20System,
+  heraldHubInterval40System,
   heraldHubNagleSystem,
   heraldHubNats1System,
   heraldHubNats2System,
@@ -35,6 +37,8 @@ export const SYSTEMS: readonly SystemDefinition[] = [
   heraldHubUncoalescedSystem,
   heraldHubDelay20System,
   heraldHubDelay40System,
+  heraldHubInterval20System,
+  heraldHubInterval40System,
   heraldHubSqliteSystem,
   heraldHubWorkers2System,
   heraldHubRedis1System,

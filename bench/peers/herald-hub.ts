@@ -246,6 +246,25 @@ export const heraldHubDelay20System = delayedHub(20)
  */
 export const heraldHubDelay40System = delayedHub(40)
 
+function pacedHub(intervalMs: number): SystemDefinition {
+  return defineHub({
+    name: `herald-hub-interval-${intervalMs}`,
+    description: `Herald hub as herald-hub, with --write-interval-ms ${intervalMs} (at most one write per ${intervalMs} ms per subscriber)`,
+    nodes: 1,
+    engine: () => ({ history: 'memory', broker: 'memory' }),
+    extraArgs: ['--write-interval-ms', String(intervalMs)],
+  })
+}
+
+/**
+ * One hub process, in-memory history and broker, with `--write-interval-ms 20`: an update to a subscriber that got
+ * nothing for 20 ms leaves at once, sooner ones wait for the interval's end and leave together.
+ */
+export const heraldHubInterval20System = pacedHub(20)
+
+/** As `herald-hub-interval-20`, with `--write-interval-ms 40`: the same merging as `herald-hub-delay-40`, less wait. */
+export const heraldHubInterval40System = pacedHub(40)
+
 /** One hub process with the default history engine: a SQLite file (in the run's temp dir). */
 export const heraldHubSqliteSystem = defineHub({
   name: 'herald-hub-sqlite',

@@ -29,6 +29,8 @@ export interface HubCoreSettings {
   readonly coalesceWrites: boolean
   /** Subscriber sessions hold updates this long at least (the session option `writeDelayMs`). */
   readonly writeDelayMs: number
+  /** The least time between two writes to a subscriber (the session option `writeIntervalMs`). */
+  readonly writeIntervalMs: number
   readonly subscriptions: boolean
   readonly replayPageSize: number
   readonly logger: Logger
@@ -306,6 +308,7 @@ export class HubCore {
         maxQueueBytes: this.settings.maxQueueBytes,
         coalesceWrites: this.settings.coalesceWrites,
         writeDelayMs: this.settings.writeDelayMs,
+        writeIntervalMs: this.settings.writeIntervalMs,
         onClose,
       })
     } catch (error) {

@@ -76,6 +76,14 @@ export interface HubOptions {
    * `coalesceWrites` does; at most 60 000. @defaultValue 0
    */
   writeDelayMs?: number
+  /**
+   * The least time between two writes to a subscriber, in milliseconds (the session option `writeIntervalMs`, which
+   * implies `coalesceWrites`). An update to a subscriber that got nothing for this long is written at once; sooner
+   * ones wait until the interval since the last write is over and leave together. A subscriber of a rare topic sees
+   * no delay; one of a busy topic gets fewer, larger writes, each update at most the interval later. `0` sets no
+   * interval; at most 60 000. @defaultValue 0
+   */
+  writeIntervalMs?: number
   /** Serve the subscriptions API and publish subscription events. @defaultValue false */
   subscriptions?: boolean
   /** Serve Prometheus metrics at `/metrics`. @defaultValue true */
@@ -151,10 +159,8 @@ export function createHub(options: HubOptions = {}): Hub {
   const maxBodyBytes = positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes')
   const maxQueueBytes = positive(options.maxQueueBytes, DEFAULT_HUB_MAX_QUEUE_BYTES, 'maxQueueBytes')
   if (heartbeatMs !== null) positive(heartbeatMs, DEFAULT_HEARTBEAT_MS, 'heartbeatMs')
-  const writeDelayMs = options.writeDelayMs ?? 0
-  if (!Number.isSafeInteger(writeDelayMs) || writeDelayMs < 0 || writeDelayMs > MAX_WRITE_DELAY_MS) {
-    throw new HubError('ERR_HUB_INVALID_OPTION', `writeDelayMs must be an integer from 0 to ${MAX_WRITE_DELAY_MS}, not ${String(writeDelayMs)}`)
-  }
+  const writeDelayMs = writeMilliseconds(options.writeDelayMs, 'writeDelayMs')
+  const writeIntervalMs = writeMilliseconds(options.writeIntervalMs, 'writeIntervalMs')
   const noDelay = options.nagle !== true
   const corsOrigins = [...(options.corsOrigins ?? [])]
   const authorizer =
@@ -175,6 +181,7 @@ export function createHub(options: HubOptions = {}): Hub {
     maxQueueBytes,
     coalesceWrites: options.coalesceWrites !== false,
     writeDelayMs,
+    writeIntervalMs,
     subscriptions: options.subscriptions === true,
     replayPageSize: DEFAULT_REPLAY_PAGE_SIZE,
     logger: options.logger ?? silentLogger,
@@ -316,4 +323,13 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   if (value === undefined) return fallback
   if (!Number.isSafeInteger(value) || value <= 0) throw new HubError('ERR_HUB_INVALID_OPTION', `${name} must be a positive integer, not ${String(value)}`)
   return value
+}
+
+/** A write delay or interval of {@link HubOptions}: whole milliseconds from 0 to 60 000, `0` when not given. */
+function writeMilliseconds(value: number | undefined, name: string): number {
+  const ms = value ?? 0
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_WRITE_DELAY_MS) {
+    throw new HubError('ERR_HUB_INVALID_OPTION', `${name} must be an integer from 0 to ${MAX_WRITE_DELAY_MS}, not ${String(ms)}`)
+  }
+  return ms
 }

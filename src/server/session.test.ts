@@ -65,6 +65,9 @@ describe('createSession', () => {
       ['writeDelayMs NaN', { writeDelayMs: Number.NaN }],
       [`writeDelayMs ${String(MAX_WRITE_DELAY_MS + 1)}`, { writeDelayMs: MAX_WRITE_DELAY_MS + 1 }],
       ['writeDelayMs not a number', { writeDelayMs: '20' as never }],
+      ['writeIntervalMs -1', { writeIntervalMs: -1 }],
+      ['writeIntervalMs Infinity', { writeIntervalMs: Number.POSITIVE_INFINITY }],
+      [`writeIntervalMs ${String(MAX_WRITE_DELAY_MS + 1)}`, { writeIntervalMs: MAX_WRITE_DELAY_MS + 1 }],
     ])('rejects %s with ERR_SERVER_INVALID_OPTION', (_name, options) => {
       expect(() => open(createRecordingSink(), options)).toThrow(expect.objectContaining({ code: 'ERR_SERVER_INVALID_OPTION' }))
     })
@@ -777,6 +780,140 @@ describe('createSession', () => {
       expect(sink.writes.slice(1).map(decode)).toEqual([event(0) + event(1), event(2)])
       await advance(1000)
       expect(sink.writes).toHaveLength(3)
+    })
+  })
+
+  describe('writeIntervalMs', () => {
+    const event = (n: number): string => `data: ${n}\n\n`
+    /** Runs the pacer's timer and the flusher's turns it leads to. */
+    const advance = async (ms: number): Promise<void> => {
+      vi.advanceTimersByTime(ms)
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+    }
+
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    })
+
+    afterEach(() => {
+      vi.useRealTimers()
+    })
+
+    it('writes an event at once when nothing was written for the interval, even right after opening', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { writeIntervalMs: 40, keepAliveMs: null })
+      // The opening comment is not an event write: the first event does not wait for it.
+      session.send({ data: '1' })
+      await advance(0)
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(1)])
+      await advance(40)
+      session.send({ data: '2' })
+      await advance(0)
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(1), event(2)])
+      session.close()
+    })
+
+    it('holds events that come sooner until the interval since the last write is over, then writes them together', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { writeIntervalMs: 40, keepAliveMs: null })
+      session.send({ data: '1' })
+      await advance(0)
+      await advance(10)
+      session.send({ data: '2' })
+      await advance(20)
+      session.send({ data: '3' })
+      // The wait counts from the write of event 1 (at 0), not from event 2.
+      await advance(8)
+      expect(sink.writes).toHaveLength(2)
+      expect(session.queuedEvents).toBe(2)
+      await advance(2)
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(1), event(2) + event(3)])
+      session.close()
+    })
+
+    it('at a steady rate, writes once per interval and keeps every wait within the interval', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { writeIntervalMs: 40, keepAliveMs: null })
+      const sentAt = new Map<string, number>()
+      const waits: number[] = []
+      const writeCount = (): number => sink.writes.length - 1
+      let seen = 0
+      for (let n = 0; n < 40; n++) {
+        sentAt.set(String(n), performance.now())
+        session.send({ data: String(n) })
+        await advance(0)
+        // Every write made since the last check: how long each of its events waited.
+        for (const chunk of sink.writes.slice(1 + seen)) {
+          for (const data of decode(chunk).matchAll(/data: (\d+)/g)) waits.push(performance.now() - (sentAt.get(data[1] ?? '') ?? 0))
+        }
+        seen = writeCount()
+        await advance(10)
+        for (const chunk of sink.writes.slice(1 + seen)) {
+          for (const data of decode(chunk).matchAll(/data: (\d+)/g)) waits.push(performance.now() - (sentAt.get(data[1] ?? '') ?? 0))
+        }
+        seen = writeCount()
+      }
+      await advance(40)
+      expect(sink.text().match(/data: /g)).toHaveLength(40)
+      // 400 ms at one event per 10 ms: about ten writes, not forty.
+      expect(writeCount()).toBeGreaterThanOrEqual(9)
+      expect(writeCount()).toBeLessThanOrEqual(12)
+      expect(Math.max(...waits)).toBeLessThanOrEqual(41)
+      session.close()
+    })
+
+    it('serves every session of an interval with one timer, each released at its own time', async () => {
+      const timersBefore = vi.getTimerCount()
+      const early = Array.from({ length: 300 }, () => createRecordingSink())
+      const late = Array.from({ length: 300 }, () => createRecordingSink())
+      const earlySessions = early.map((sink) => open(sink, { writeIntervalMs: 40, keepAliveMs: null }))
+      const lateSessions = late.map((sink) => open(sink, { writeIntervalMs: 40, keepAliveMs: null }))
+      for (const session of earlySessions) session.send({ data: 'a' })
+      await advance(0)
+      await advance(20)
+      for (const session of lateSessions) session.send({ data: 'a' })
+      await advance(0)
+      // The late sessions wrote 20 ms after the early ones; the early ones start waiting after them.
+      for (const session of lateSessions) session.send({ data: 'b' })
+      for (const session of earlySessions) session.send({ data: 'b' })
+      expect(vi.getTimerCount() - timersBefore).toBe(1)
+      await advance(20)
+      expect(early.every((sink) => sink.text() === ':\n\ndata: a\n\ndata: b\n\n')).toBe(true)
+      expect(late.every((sink) => sink.text() === ':\n\ndata: a\n\n')).toBe(true)
+      await advance(20)
+      expect(late.every((sink) => sink.text() === ':\n\ndata: a\n\ndata: b\n\n')).toBe(true)
+      expect(vi.getTimerCount() - timersBefore).toBe(0)
+      for (const session of [...earlySessions, ...lateSessions]) session.close()
+    })
+
+    it('implies coalesceWrites; whenDrained() waits for the held write; close() writes what is held', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { writeIntervalMs: 1000, coalesceWrites: false, keepAliveMs: null })
+      session.send({ data: '1' })
+      session.send({ data: '2' })
+      await advance(0)
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(1) + event(2)])
+      session.send({ data: '3' })
+      let drained = false
+      void session.whenDrained().then(() => (drained = true))
+      await advance(500)
+      expect(drained).toBe(false)
+      session.send({ data: '4' })
+      session.close()
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(1) + event(2), event(3) + event(4)])
+      await advance(1000)
+      expect(drained).toBe(true)
+      expect(sink.writes).toHaveLength(3)
+    })
+
+    it('writes at once past half of maxQueueEvents, interval or not', async () => {
+      const sink = createRecordingSink()
+      const session = open(sink, { writeIntervalMs: 1000, maxQueueEvents: 4, keepAliveMs: null })
+      session.send({ data: '0' })
+      await advance(0)
+      for (let i = 1; i <= 2; i++) session.send({ data: String(i) })
+      expect(sink.writes.slice(1).map(decode)).toEqual([event(0), event(1) + event(2)])
+      session.close()
     })
   })
 })

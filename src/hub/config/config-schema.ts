@@ -69,6 +69,8 @@ export interface HubConfig {
   coalesceWrites: boolean
   /** How long each subscriber's updates are held at least, in milliseconds, to leave in fewer writes. */
   writeDelayMs: number
+  /** The least time between two writes to a subscriber, in milliseconds: updates that come sooner leave together. */
+  writeIntervalMs: number
   /** Largest accepted publish body, in bytes. */
   maxBodyBytes: number
   /** Publish subscription events and serve the subscriptions API. */
@@ -104,6 +106,7 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = Object.freeze({
   nagle: false,
   coalesceWrites: true,
   writeDelayMs: 0,
+  writeIntervalMs: 0,
   maxBodyBytes: 1024 * 1024,
   subscriptions: false,
   demos: false,
@@ -139,6 +142,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = Object.freeze([
   field('nagle', 'boolean', "Nagle's algorithm on subscriber connections: the kernel merges bursts of updates (less CPU, up to a round trip more latency)"),
   field('coalesceWrites', 'boolean', "write subscribers' updates from one shared queue, merging those that arrive meanwhile into one write (no timer; off writes each update at once)"),
   field('writeDelayMs', 'duration', "hold each subscriber's updates at least this long and write them together: less CPU per delivery, up to this much more latency (ms, or 20ms; 0 turns it off)", { min: 0, max: 60_000 }),
+  field('writeIntervalMs', 'duration', "the least time between two writes to a subscriber: an update after a quiet spell leaves at once, sooner ones wait for the interval's end and leave together (ms, or 40ms; 0 turns it off)", { min: 0, max: 60_000 }),
   field('maxBodyBytes', 'integer', 'largest publish body in bytes', { min: 1 }),
   field('subscriptions', 'boolean', 'serve the subscriptions API and publish subscription events'),
   field('demos', 'boolean', 'serve the demo pages at /'),
