@@ -227,16 +227,16 @@ export const heraldHubUncoalescedSystem = defineHub({
 function delayedHub(delayMs: number): SystemDefinition {
   return defineHub({
     name: `herald-hub-delay-${delayMs}`,
-    description: `Herald hub as herald-hub, with --write-delay-ms ${delayMs} (updates held ${delayMs} ms per subscriber, written together)`,
+    description: `Herald hub as herald-hub, with --write-delay-ms ${delayMs} and no interval (updates held ${delayMs} ms per subscriber, written together)`,
     nodes: 1,
     engine: () => ({ history: 'memory', broker: 'memory' }),
-    extraArgs: ['--write-delay-ms', String(delayMs)],
+    extraArgs: ['--write-delay-ms', String(delayMs), '--write-interval-ms', '0'],
   })
 }
 
 /**
- * One hub process, in-memory history and broker, with `--write-delay-ms 20`: each subscriber's updates held 20 ms and
- * written together, trading latency for fewer writes; the same run shows both sides of the trade against `herald-hub`.
+ * One hub process, in-memory history and broker, with `--write-delay-ms 20` and `--write-interval-ms 0`: each
+ * subscriber's updates held 20 ms from the first one and written together.
  */
 export const heraldHubDelay20System = delayedHub(20)
 
@@ -249,7 +249,10 @@ export const heraldHubDelay40System = delayedHub(40)
 function pacedHub(intervalMs: number): SystemDefinition {
   return defineHub({
     name: `herald-hub-interval-${intervalMs}`,
-    description: `Herald hub as herald-hub, with --write-interval-ms ${intervalMs} (at most one write per ${intervalMs} ms per subscriber)`,
+    description:
+      intervalMs === 0
+        ? 'Herald hub as herald-hub, with --write-interval-ms 0 (each update written as soon as the shared queue reaches it)'
+        : `Herald hub as herald-hub, with --write-interval-ms ${intervalMs} (at most one write per ${intervalMs} ms per subscriber)`,
     nodes: 1,
     engine: () => ({ history: 'memory', broker: 'memory' }),
     extraArgs: ['--write-interval-ms', String(intervalMs)],
@@ -257,13 +260,16 @@ function pacedHub(intervalMs: number): SystemDefinition {
 }
 
 /**
- * One hub process, in-memory history and broker, with `--write-interval-ms 20`: an update to a subscriber that got
+ * One hub process, in-memory history and broker, with `--write-interval-ms 0`: no least interval between two writes
+ * to a subscriber, each update leaves as soon as the shared queue reaches it (the hub's default before the interval).
+ */
+export const heraldHubInterval0System = pacedHub(0)
+
+/**
+ * As `herald-hub-interval-0`, with `--write-interval-ms 20` (the default is 40): an update to a subscriber that got
  * nothing for 20 ms leaves at once, sooner ones wait for the interval's end and leave together.
  */
 export const heraldHubInterval20System = pacedHub(20)
-
-/** As `herald-hub-interval-20`, with `--write-interval-ms 40`: the same merging as `herald-hub-delay-40`, less wait. */
-export const heraldHubInterval40System = pacedHub(40)
 
 /** One hub process with the default history engine: a SQLite file (in the run's temp dir). */
 export const heraldHubSqliteSystem = defineHub({

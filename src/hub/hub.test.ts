@@ -9,7 +9,7 @@ import { signToken } from './auth/sign-token.js'
 import { MemoryBroker } from './broker/memory-broker.js'
 import { MemoryHistory } from './history/memory-history.js'
 import { SqliteHistory } from './history/sqlite-history.js'
-import { createHub, type Hub, type HubOptions } from './hub.js'
+import { createHub, DEFAULT_WRITE_INTERVAL_MS, type Hub, type HubOptions } from './hub.js'
 import type { StreamPosition } from './stream-position.js'
 import type { HubMessage, HubUpdate } from './update.js'
 
@@ -503,5 +503,44 @@ describe('coalesced writes', () => {
 
   it.each([-1, 1.5, 60_001])('refuses writeDelayMs %s with ERR_HUB_INVALID_OPTION', (writeDelayMs) => {
     expect(() => createHub({ anonymous: true, writeDelayMs })).toThrow(expect.objectContaining({ code: 'ERR_HUB_INVALID_OPTION' }))
+  })
+
+  it('with writeIntervalMs, writes an update at once after a quiet spell, and the ones soon after it together', async () => {
+    const hub = createHub({ anonymous: true, heartbeatMs: null, writeIntervalMs: 1000 })
+    hubs.push(hub)
+    await hub.ready()
+    const subscriber = await chunkedSubscriber(hub)
+    const start = performance.now()
+    await hub.publish({ topics: 'a', data: '0' })
+    await subscriber.until(1)
+    expect(subscriber.chunks).toHaveLength(1)
+    expect((subscriber.chunks[0]?.at ?? Number.POSITIVE_INFINITY) - start).toBeLessThan(500)
+    for (let i = 1; i < 4; i++) {
+      await hub.publish({ topics: 'a', data: String(i) })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const events = await subscriber.until(4)
+    expect(events.map((event) => event.data)).toEqual(['0', '1', '2', '3'])
+    expect(subscriber.chunks).toHaveLength(2)
+    expect((subscriber.chunks[1]?.at ?? 0) - (subscriber.chunks[0]?.at ?? 0)).toBeGreaterThanOrEqual(900)
+  })
+
+  it(`by default, writes to a subscriber at most once per ${String(DEFAULT_WRITE_INTERVAL_MS)} ms`, async () => {
+    const hub = createHub({ anonymous: true, heartbeatMs: null })
+    hubs.push(hub)
+    await hub.ready()
+    const subscriber = await chunkedSubscriber(hub)
+    await hub.publish({ topics: 'a', data: '0' })
+    await subscriber.until(1)
+    await hub.publish({ topics: 'a', data: '1' })
+    await hub.publish({ topics: 'a', data: '2' })
+    const events = await subscriber.until(3)
+    expect(events.map((event) => event.data)).toEqual(['0', '1', '2'])
+    // Timer granularity may end the wait up to a millisecond short on the reader's side.
+    expect((subscriber.chunks[1]?.at ?? 0) - (subscriber.chunks[0]?.at ?? 0)).toBeGreaterThanOrEqual(DEFAULT_WRITE_INTERVAL_MS - 5)
+  })
+
+  it.each([-1, 1.5, 60_001])('refuses writeIntervalMs %s with ERR_HUB_INVALID_OPTION', (writeIntervalMs) => {
+    expect(() => createHub({ anonymous: true, writeIntervalMs })).toThrow(expect.objectContaining({ code: 'ERR_HUB_INVALID_OPTION' }))
   })
 })

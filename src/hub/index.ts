@@ -1,4 +1,4 @@
-export { createHub, DEFAULT_HEARTBEAT_MS, DEFAULT_HUB_MAX_QUEUE_BYTES, DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES, DEFAULT_REPLAY_PAGE_SIZE } from './hub.js'
+export { createHub, DEFAULT_HEARTBEAT_MS, DEFAULT_HUB_MAX_QUEUE_BYTES, DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES, DEFAULT_REPLAY_PAGE_SIZE, DEFAULT_WRITE_INTERVAL_MS } from './hub.js'
 export type { Hub, HubAddress, HubOptions, PublishInput } from './hub.js'
 export { mercureCookie, mercureLink } from './discovery.js'
 export type { MercureCookieOptions, MercureLinkOptions } from './discovery.js'

@@ -4,8 +4,9 @@
  *
  * Why: with a minimum interval between the writes of a session (`writeIntervalMs`), a session that wrote recently
  * waits until the interval since that write is over, and the times to wait for are not in the order the sessions
- * start waiting. In the hub benchmark's scenario A (`npm run bench:hub -- --systems herald-hub-interval-40 --scenarios
- * A`), a session then writes at most once per interval: about one write per four updates at 100 updates/s and 40 ms.
+ * start waiting. In the hub benchmark's scenario A (`npm run bench:hub -- --systems herald-hub --scenarios A`, whose
+ * default interval is 40 ms), a session then writes at most once per interval: a write carries three or four of the
+ * 100 updates a second.
  */
 export class WritePacer<Target> {
   /** Targets by the millisecond they are due in (on the `performance.now()` clock, rounded up). */

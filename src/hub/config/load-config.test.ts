@@ -53,6 +53,13 @@ describe('loadConfig', () => {
     expect(problems(() => loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--write-delay-ms', '2m'] }))).toContain('--write-delay-ms: expected at most 60000 ms')
   })
 
+  it('reads writeIntervalMs as a duration from 0 to 60 s, 40 by default', () => {
+    expect(loadConfig({ cwd: emptyDir(), env: KEYS }).config.writeIntervalMs).toBe(40)
+    expect(loadConfig({ cwd: emptyDir(), env: { ...KEYS, HERALD_WRITE_INTERVAL_MS: '0' } }).config.writeIntervalMs).toBe(0)
+    expect(loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--write-interval-ms', '20ms'] }).config.writeIntervalMs).toBe(20)
+    expect(problems(() => loadConfig({ cwd: emptyDir(), env: KEYS, argv: ['--write-interval-ms', '2m'] }))).toContain('--write-interval-ms: expected at most 60000 ms')
+  })
+
   it('reads a config file named by --config or HERALD_CONFIG', () => {
     const dir = emptyDir()
     writeFileSync(join(dir, 'custom.json'), JSON.stringify({ historySize: 5 }))
