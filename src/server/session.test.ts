@@ -7,6 +7,25 @@ import { FLUSH_SLICE } from './write-flusher.js'
 
 const decode = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes)
 
+/** The bytes of one event whose data is `n`. */
+const event = (n: number): string => `data: ${n}\n\n`
+
+/** Advances the fake clock, running the delay's or interval's timer, then the flusher's turns it leads to. */
+async function advance(ms: number): Promise<void> {
+  vi.advanceTimersByTime(ms)
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** Fakes the timers and clock of the flusher and the pacer in each test of the block; setImmediate (the turns) stays real. */
+function useFakeWriteTimers(): void {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+}
+
 describe('createSession', () => {
   let scheduler: KeepAliveScheduler
 
@@ -546,7 +565,6 @@ describe('createSession', () => {
   describe('coalesceWrites', () => {
     /** Resolves after the I/O callbacks that are ready, and one turn of the shared flusher. */
     const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
-    const event = (n: number): string => `data: ${n}\n\n`
 
     it('holds events until the ready callbacks ran, then writes them in one chunk', async () => {
       const sink = createRecordingSink()
@@ -702,21 +720,7 @@ describe('createSession', () => {
   })
 
   describe('writeDelayMs', () => {
-    const event = (n: number): string => `data: ${n}\n\n`
-    /** Runs the flusher's timer and the turns it schedules. */
-    const advance = async (ms: number): Promise<void> => {
-      vi.advanceTimersByTime(ms)
-      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
-    }
-
-    beforeEach(() => {
-      // The flusher's timer and clock are fake; setImmediate (its turns) stays real.
-      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
-    })
-
-    afterEach(() => {
-      vi.useRealTimers()
-    })
+    useFakeWriteTimers()
 
     it('holds events the delay after the first one, and writes everything received meanwhile in one write', async () => {
       const sink = createRecordingSink()
@@ -784,20 +788,7 @@ describe('createSession', () => {
   })
 
   describe('writeIntervalMs', () => {
-    const event = (n: number): string => `data: ${n}\n\n`
-    /** Runs the pacer's timer and the flusher's turns it leads to. */
-    const advance = async (ms: number): Promise<void> => {
-      vi.advanceTimersByTime(ms)
-      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
-    }
-
-    beforeEach(() => {
-      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
-    })
-
-    afterEach(() => {
-      vi.useRealTimers()
-    })
+    useFakeWriteTimers()
 
     it('writes an event at once when nothing was written for the interval, even right after opening', async () => {
       const sink = createRecordingSink()
