@@ -825,24 +825,24 @@ describe('createSession', () => {
     it('at a steady rate, writes once per interval and keeps every wait within the interval', async () => {
       const sink = createRecordingSink()
       const session = open(sink, { writeIntervalMs: 40, keepAliveMs: null })
-      const sentAt = new Map<string, number>()
+      const sentAt: number[] = []
       const waits: number[] = []
       const writeCount = (): number => sink.writes.length - 1
       let seen = 0
+      // The writes made since the last look: how long each of their events waited (turns run at the clock's time).
+      const look = (): void => {
+        for (const chunk of sink.writes.slice(1 + seen)) {
+          for (const [, n] of decode(chunk).matchAll(/data: (\d+)/g)) waits.push(performance.now() - (sentAt[Number(n)] ?? 0))
+        }
+        seen = writeCount()
+      }
       for (let n = 0; n < 40; n++) {
-        sentAt.set(String(n), performance.now())
+        sentAt[n] = performance.now()
         session.send({ data: String(n) })
         await advance(0)
-        // Every write made since the last check: how long each of its events waited.
-        for (const chunk of sink.writes.slice(1 + seen)) {
-          for (const data of decode(chunk).matchAll(/data: (\d+)/g)) waits.push(performance.now() - (sentAt.get(data[1] ?? '') ?? 0))
-        }
-        seen = writeCount()
+        look()
         await advance(10)
-        for (const chunk of sink.writes.slice(1 + seen)) {
-          for (const data of decode(chunk).matchAll(/data: (\d+)/g)) waits.push(performance.now() - (sentAt.get(data[1] ?? '') ?? 0))
-        }
-        seen = writeCount()
+        look()
       }
       await advance(40)
       expect(sink.text().match(/data: /g)).toHaveLength(40)
