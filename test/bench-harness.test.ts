@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -189,6 +189,34 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
     expect(files.charts).toHaveLength(4)
     for (const chart of files.charts) expect(existsSync(chart)).toBe(true)
   })
+
+  it('leaves the report as it was when a standard run is interrupted', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'herald-bench-interrupt-'))
+    const docsDir = join(out, 'docs')
+    mkdirSync(docsDir)
+    const page = `# Benchmarks\n\n${REPORT_START}\nold table\n${REPORT_END}\n`
+    writeFileSync(join(docsDir, 'benchmarks.md'), page)
+    const child = spawn(
+      process.execPath,
+      [join(root, 'bench', 'harness', 'run.mjs'), '--systems', 'naive', '--scenarios', 'S,A', '--out', out, '--docs', docsDir, '--quiet-wait-seconds', '0'],
+      { cwd: root, env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir }, stdio: ['ignore', 'ignore', 'pipe'] },
+    )
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    try {
+      // Interrupt once the first of the two standard runs wrote its result.
+      while (!readdirSync(out).some((name) => name.endsWith('.json'))) await new Promise((resolve) => setTimeout(resolve, 100))
+      child.kill('SIGTERM')
+      expect(await exited).toBe(130)
+      expect(stderr).toContain('report: not written (the run was interrupted; --report forces it)')
+      expect(readFileSync(join(docsDir, 'benchmarks.md'), 'utf8')).toBe(page)
+      expect(existsSync(join(docsDir, 'bench'))).toBe(false)
+    } finally {
+      child.kill('SIGKILL')
+      rmSync(out, { recursive: true, force: true })
+    }
+  }, 120_000)
 
   it('rejects an unknown system with a usage error', async () => {
     await expect(

@@ -22,8 +22,8 @@ export const HELP_TEXT = `Usage: npm run bench:hub -- [options]
        npm run bench:hub -- --list
 
 Runs every chosen scenario on every chosen system (each run on a freshly started system),
-writes one JSON file per run to --out and, for standard full-size runs, the table in
-docs/benchmarks.md and the charts in docs/bench/*.svg.
+writes one JSON file per run to --out and, for standard full-size runs that were not
+interrupted, the table in docs/benchmarks.md and the charts in docs/bench/*.svg.
 
 Selection
   --systems LIST            comma-separated (default: ${SYSTEMS.map((s) => s.name).join(',')})

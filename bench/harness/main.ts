@@ -85,12 +85,14 @@ export async function main(argv: readonly string[], context: MainContext): Promi
       process.stdout.write(`${renderMarkdownTable(outcome.results, systemOrder)}\n`)
       process.stderr.write(`\nresults: ${outcome.files.join('\n         ')}\n`)
     }
-    const report = options.report ?? outcome.standard
+    // An interrupted run wrote only part of its results: it leaves the report as it was, unless --report forces it.
+    const report = options.report ?? (outcome.standard && !controller.signal.aborted)
     if (report && outcome.results.length > 0) {
       const files = writeReport(outcome.results, options.docsDir, systemOrder)
       process.stderr.write(`report: ${files.markdown}\n        ${files.charts.join('\n        ')}\n`)
     } else if (outcome.results.length > 0) {
-      process.stderr.write('report: not written (quick or non-standard scenarios; --report forces it)\n')
+      const why = controller.signal.aborted ? 'the run was interrupted' : 'quick or non-standard scenarios'
+      process.stderr.write(`report: not written (${why}; --report forces it)\n`)
     }
     for (const s of outcome.skipped) process.stderr.write(`skipped ${s.system}: ${s.reason}\n`)
     for (const f of outcome.failures) process.stderr.write(`failed ${f.system} ${f.scenario}: ${f.error}\n`)
