@@ -87,7 +87,7 @@ export interface SessionOptions {
    * an interval implies) that waits only after a write. An event that comes when the session wrote nothing for this
    * long is written as `coalesceWrites` writes it, with no wait; one that comes sooner is held until the interval
    * since the last write is over, and written with everything else that came meanwhile. So a session writes at most
-   * once per interval: a subscriber that gets events rarely sees no delay at all, and one that gets them often (a
+   * once per interval: a subscriber whose events come further apart sees no delay at all, and one that gets them often (a
    * busy topic, a token stream) gets them in fewer, larger writes, each event at most an interval later. Compared
    * with `writeDelayMs` of the same length, the wait is shorter (an event waits from 0 to the interval, never more)
    * and merges a little less. In the hub benchmark's scenario A (`npm run bench:hub -- --systems
