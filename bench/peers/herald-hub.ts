@@ -288,27 +288,20 @@ export const heraldHubWorkers2System = defineHub({
   extraArgs: ['--workers', '2'],
 })
 
-function redisHub(nodes: number): SystemDefinition {
+/** One or more hub nodes sharing an engine server (Redis or NATS) for history and broker; its process counts too. */
+function engineHub(engine: 'redis' | 'nats', name: string, url: string, defaultPort: number, nodes: number): SystemDefinition {
   return defineHub({
-    name: `herald-hub-redis-${nodes}`,
-    description: `${nodes === 1 ? 'one Herald hub node' : `${nodes} Herald hub nodes`} on Redis (${BENCH_REDIS_URL}) as history and broker; cost includes redis-server`,
+    name: `herald-hub-${engine}-${nodes}`,
+    description: `${nodes === 1 ? 'one Herald hub node' : `${nodes} Herald hub nodes`} on ${name} (${url}) as history and broker; cost includes ${engine}-server`,
     nodes,
-    engine: () => ({ history: BENCH_REDIS_URL, broker: BENCH_REDIS_URL }),
-    engineProcess: 'redis-server',
-    engineAddress: { url: BENCH_REDIS_URL, defaultPort: 6379 },
+    engine: () => ({ history: url, broker: url }),
+    engineProcess: `${engine}-server`,
+    engineAddress: { url, defaultPort },
   })
 }
 
-function natsHub(nodes: number): SystemDefinition {
-  return defineHub({
-    name: `herald-hub-nats-${nodes}`,
-    description: `${nodes === 1 ? 'one Herald hub node' : `${nodes} Herald hub nodes`} on NATS (${BENCH_NATS_URL}) as history and broker; cost includes nats-server`,
-    nodes,
-    engine: () => ({ history: BENCH_NATS_URL, broker: BENCH_NATS_URL }),
-    engineProcess: 'nats-server',
-    engineAddress: { url: BENCH_NATS_URL, defaultPort: 4222 },
-  })
-}
+const redisHub = (nodes: number): SystemDefinition => engineHub('redis', 'Redis', BENCH_REDIS_URL, 6379, nodes)
+const natsHub = (nodes: number): SystemDefinition => engineHub('nats', 'NATS', BENCH_NATS_URL, 4222, nodes)
 
 /**
  * One hub node on Redis as history and broker; the cost includes redis-server. Against `herald-hub-redis-2` in the
