@@ -11,5 +11,5 @@ export {
   RedisHistory,
 } from './redis-history.js'
 export type { RedisHistoryOptions } from './redis-history.js'
-export { DEFAULT_REDIS_STREAM_BROKER_BATCH_SIZE, DEFAULT_REDIS_STREAM_BROKER_BLOCK_MS, RedisStreamBroker } from './redis-stream-broker.js'
+export { DEFAULT_REDIS_STREAM_BROKER_BATCH_SIZE, DEFAULT_REDIS_STREAM_BROKER_POLL_MS, RedisStreamBroker } from './redis-stream-broker.js'
 export type { RedisStreamBrokerOptions } from './redis-stream-broker.js'

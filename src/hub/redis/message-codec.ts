@@ -75,12 +75,41 @@ export function encodeMessage(message: HubMessage): string {
 
 /** Decodes a message written by {@link encodeMessage}, frozen. Throws an `Error` for anything else. */
 export function decodeMessage(text: string): HubMessage {
+  return messageFromWire(parseWire(text))
+}
+
+/**
+ * A stream entry as `RedisHistory`'s append script publishes it on the history's notification channel (see
+ * `redis-history-scripts.ts`): a broker message in the format of {@link encodeMessage}, plus `prev`, the id of the
+ * entry appended before it (`0-0` for the first of an epoch), by which a reader tells whether it missed one.
+ */
+export interface EntryNotice {
+  readonly message: HubMessage
+  readonly prev: string
+}
+
+/** Decodes a notice of the append script, its message frozen. Throws an `Error` for anything else. */
+export function decodeEntryNotice(text: string): EntryNotice {
+  const wire = parseWire(text)
+  const { prev } = wire
+  if (typeof prev !== 'string' || !STREAM_ID.test(prev)) throw new Error('a stream entry notice needs the previous entry id')
+  return { message: messageFromWire(wire), prev }
+}
+
+/** A Redis stream id as the history issues them: `ms-seq`, decimal. */
+const STREAM_ID = /^\d+-\d+$/
+
+function parseWire(text: string): Record<string, unknown> {
   const wire = parseJson(text)
   if (typeof wire !== 'object' || wire === null || (wire as { v?: unknown }).v !== 1) {
     throw new Error('not a Herald broker message (format version 1)')
   }
-  const { id, topics, data, type, retry, epoch, offset } = wire as Record<string, unknown>
-  const update: Record<string, unknown> = { id, topics, data, private: (wire as Record<string, unknown>).private }
+  return wire as Record<string, unknown>
+}
+
+function messageFromWire(wire: Record<string, unknown>): HubMessage {
+  const { id, topics, data, type, retry, epoch, offset } = wire
+  const update: Record<string, unknown> = { id, topics, data, private: wire.private }
   if (type !== undefined) update.type = type
   if (retry !== undefined) update.retry = retry
   const problem = validateHubUpdate(update)

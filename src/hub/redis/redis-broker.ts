@@ -4,6 +4,7 @@ import { HubError } from '../errors.js'
 import { checkOptionsObject, integerOption } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
 import { decodeMessage, encodeMessage } from './message-codec.js'
+import { RedisChannelSubscriber } from './redis-channel-subscriber.js'
 import {
   createRedisClient,
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
@@ -59,11 +60,6 @@ export interface RedisBrokerOptions {
   readonly onError?: (error: HubError) => void
 }
 
-interface Waiter {
-  readonly resolve: () => void
-  readonly reject: (error: HubError) => void
-}
-
 const OWNER = 'RedisBroker'
 const RESOLVED = Promise.resolve()
 
@@ -106,13 +102,7 @@ export class RedisBroker implements Broker {
   readonly #subscriptions: SubscriptionSet
   readonly #name: string
   #publisher: RedisClient | undefined
-  #subscriber: RedisClient | undefined
-  /** Redis confirmed the SUBSCRIBE (node-redis re-sends it on every reconnect, before `ready`). */
-  #subscribed = false
-  #subscribing = false
-  /** The subscriber connection is up. */
-  #subscriberUp = false
-  #waiters: Waiter[] = []
+  readonly #subscriber: RedisChannelSubscriber
   #closed = false
 
   constructor(options: RedisBrokerOptions = {}) {
@@ -123,6 +113,23 @@ export class RedisBroker implements Broker {
     this.#commandTimeoutMs = integerOption(OWNER, 'commandTimeoutMs', options.commandTimeoutMs, DEFAULT_REDIS_COMMAND_TIMEOUT_MS, 1)
     this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
     this.#name = this.#clientOptions?.name ?? 'herald-broker'
+    this.#subscriber = new RedisChannelSubscriber({
+      owner: OWNER,
+      url: this.#url,
+      clientOptions: this.#clientOptions,
+      commandTimeoutMs: this.#commandTimeoutMs,
+      name: `${this.#name}:subscribe`,
+      channel: this.#channel,
+      // The `onMissed` notice goes first: a message can arrive in the same read as the SUBSCRIBE answer, before
+      // node-redis reports `ready`.
+      onMessage: (payload) => this.#subscriptions.receive(payload, decodeMessage),
+      onDown: (cause, wasSubscribed) => {
+        // The subscription was confirmed: messages published until it is back are lost to this node.
+        if (wasSubscribed) this.#subscriptions.markMissed(Date.now())
+        this.#reportDown('subscriber', cause)
+      },
+      onResubscribed: () => this.#subscriptions.notifyMissed(),
+    })
   }
 
   publish(message: HubMessage): Promise<void> {
@@ -164,7 +171,7 @@ export class RedisBroker implements Broker {
   async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
     if (this.#closed) throw closedError()
     const onMissed = this.#subscriptions.check(onMessage, options)
-    await this.#whenSubscribed()
+    await this.#subscriber.whenSubscribed()
     // close() may have run while waiting.
     this.#checkOpen()
     return this.#subscriptions.add(onMessage, onMissed)
@@ -174,9 +181,8 @@ export class RedisBroker implements Broker {
     if (this.#closed) return RESOLVED
     this.#closed = true
     this.#subscriptions.close()
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError())
     if (this.#publisher !== undefined) destroyRedisClient(this.#publisher)
-    if (this.#subscriber !== undefined) destroyRedisClient(this.#subscriber)
+    this.#subscriber.close()
     return RESOLVED
   }
 
@@ -194,83 +200,6 @@ export class RedisBroker implements Broker {
       onReady: () => undefined,
     })
     return this.#publisher
-  }
-
-  /** Resolves once the channel subscription is confirmed and its connection is up; rejects after the timeout. */
-  #whenSubscribed(): Promise<void> {
-    if (this.#subscribed && this.#subscriberUp) return RESOLVED
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((other) => other !== waiter)
-        reject(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: Redis did not confirm the subscription within ${this.#commandTimeoutMs} ms`))
-      }, this.#commandTimeoutMs)
-      const waiter: Waiter = {
-        resolve: () => {
-          clearTimeout(timer)
-          resolve()
-        },
-        reject: (error) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      }
-      this.#waiters.push(waiter)
-      if (this.#subscriber === undefined) {
-        this.#subscriber = createRedisClient({
-          url: this.#url,
-          clientOptions: this.#clientOptions,
-          commandTimeoutMs: this.#commandTimeoutMs,
-          name: `${this.#name}:subscribe`,
-          onDown: (cause) => {
-            // The subscription was confirmed: messages published until it is back are lost to this node.
-            if (this.#subscribed) this.#subscriptions.markMissed(Date.now())
-            this.#subscriberUp = false
-            this.#reportDown('subscriber', cause)
-          },
-          onReady: () => this.#onSubscriberReady(),
-        })
-        this.#sendSubscribe()
-      }
-    })
-  }
-
-  #sendSubscribe(): void {
-    const subscriber = this.#subscriber
-    if (subscriber === undefined || this.#subscribing || this.#subscribed || this.#closed) return
-    this.#subscribing = true
-    subscriber.subscribe(this.#channel, (payload: string) => this.#receive(payload)).then(
-      () => {
-        this.#subscribing = false
-        this.#subscribed = true
-        this.#wakeWaiters()
-      },
-      () => {
-        // The connection broke before Redis answered; the next `ready` sends it again.
-        this.#subscribing = false
-      },
-    )
-  }
-
-  #onSubscriberReady(): void {
-    this.#subscriberUp = true
-    if (!this.#subscribed) {
-      this.#sendSubscribe()
-      return
-    }
-    // node-redis re-sent SUBSCRIBE and got its answer before reporting `ready`: from here on, messages arrive again.
-    this.#subscriptions.notifyMissed()
-    this.#wakeWaiters()
-  }
-
-  #wakeWaiters(): void {
-    if (!this.#subscribed || !this.#subscriberUp) return
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve()
-  }
-
-  #receive(payload: string): void {
-    // The `onMissed` notice goes first: a message can arrive in the same read as the SUBSCRIBE answer, before
-    // node-redis reports `ready`.
-    this.#subscriptions.receive(payload, decodeMessage)
   }
 
   #reportDown(connection: string, cause: unknown): void {

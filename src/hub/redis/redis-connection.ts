@@ -161,6 +161,24 @@ export function destroyRedisClient(client: RedisClient): void {
   if (client.isOpen) client.destroy()
 }
 
+/**
+ * The pub/sub channel on which `RedisHistory` announces each entry it appends, and `RedisStreamBroker` listens:
+ * `<keyPrefix>appended@<database>`. Channels are shared by every database of a server, so the database (from
+ * `clientOptions.database`, else the URL's path, else 0) is part of the name: two histories with one prefix in two
+ * databases do not hear each other.
+ *
+ * @example
+ * entryNoticeChannel('herald:history:', 'redis://cache:6379/2') // 'herald:history:appended@2'
+ */
+export function entryNoticeChannel(keyPrefix: string, url: string, clientOptions: RedisEngineClientOptions | undefined): string {
+  let database = clientOptions?.database
+  if (database === undefined) {
+    const path = URL.canParse(url) ? new URL(url).pathname.slice(1) : ''
+    database = path === '' ? 0 : Number(path)
+  }
+  return `${keyPrefix}appended@${database}`
+}
+
 export { messageOf } from '../errors.js'
 
 /** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a non-empty string. */

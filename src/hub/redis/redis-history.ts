@@ -12,6 +12,7 @@ import {
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_URL,
   destroyRedisClient,
+  entryNoticeChannel,
   isNoScript,
   messageOf,
   objectOption,
@@ -168,6 +169,8 @@ export class RedisHistory implements HistoryStore {
   readonly #url: string
   readonly #clientOptions: RedisEngineClientOptions | undefined
   readonly #keys: readonly [string, string, string, string]
+  /** Where the append script announces each entry (see {@link entryNoticeChannel}). */
+  readonly #noticeChannel: string
   readonly #maxEntries: number
   readonly #maxAgeMs: number | null
   readonly #maxBytes: number | null
@@ -187,6 +190,7 @@ export class RedisHistory implements HistoryStore {
     this.#clientOptions = objectOption(OWNER, 'clientOptions', options.clientOptions)
     const prefix = stringOption(OWNER, 'keyPrefix', options.keyPrefix, DEFAULT_REDIS_HISTORY_KEY_PREFIX)
     this.#keys = [`${prefix}epoch`, `${prefix}meta`, `${prefix}stream`, `${prefix}ids`]
+    this.#noticeChannel = entryNoticeChannel(prefix, this.#url, this.#clientOptions)
     this.#maxEntries = integerOption(OWNER, 'maxEntries', options.maxEntries, DEFAULT_REDIS_HISTORY_MAX_ENTRIES, 1)
     this.#maxAgeMs = nullableIntegerOption(OWNER, 'maxAgeMs', options.maxAgeMs, DEFAULT_REDIS_HISTORY_MAX_AGE_MS, 1)
     this.#maxBytes = nullableIntegerOption(OWNER, 'maxBytes', options.maxBytes, DEFAULT_REDIS_HISTORY_MAX_BYTES, 1)
@@ -202,7 +206,7 @@ export class RedisHistory implements HistoryStore {
     // No await before the script is queued: appends started together are sent, and numbered, in call order.
     return this.#run(() => {
       const fields = updateToFields(copyUpdate(update))
-      return this.#eval(SCRIPTS.append, fields).then((reply) => {
+      return this.#eval(SCRIPTS.append, [this.#noticeChannel, ...fields]).then((reply) => {
         const [epoch, id] = reply as [string, string]
         return { epoch, offset: id }
       })

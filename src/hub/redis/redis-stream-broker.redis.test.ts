@@ -1,13 +1,18 @@
+import { randomUUID } from 'node:crypto'
 import { createClient } from 'redis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { MissedMessages } from '../broker/broker.js'
 import { brokerConformance, sampleMessage } from '../broker/testing/broker-suite.js'
 import type { HubError } from '../errors.js'
 import { sampleUpdate } from '../history/testing/history-suite.js'
-import type { HubMessage } from '../update.js'
+import type { HubMessage, HubUpdate } from '../update.js'
+import { updateToFields } from './message-codec.js'
 import { RedisBroker } from './redis-broker.js'
+import { compareOffsets, type StreamPosition } from '../stream-position.js'
+import { entryNoticeChannel } from './redis-connection.js'
 import { RedisHistory } from './redis-history.js'
-import { DEFAULT_REDIS_STREAM_BROKER_BLOCK_MS, RedisStreamBroker, type RedisStreamBrokerOptions } from './redis-stream-broker.js'
+import { SCRIPTS } from './redis-history-scripts.js'
+import { DEFAULT_REDIS_STREAM_BROKER_POLL_MS, RedisStreamBroker, type RedisStreamBrokerOptions } from './redis-stream-broker.js'
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from './testing/redis-service.js'
 import { startTcpProxy, type TcpProxy } from './testing/tcp-proxy.js'
 
@@ -84,8 +89,8 @@ describe.runIf(hasRedis)('RedisStreamBroker', () => {
   }
 
   it('documents its defaults and validates its options at construction with ERR_HUB_INVALID_OPTION', () => {
-    expect(DEFAULT_REDIS_STREAM_BROKER_BLOCK_MS).toBe(2_000)
-    const invalid: unknown[] = [null, 'x', { url: '' }, { keyPrefix: '' }, { channel: '' }, { blockMs: 0 }, { batchSize: 1.5 }, { onError: 'log' }]
+    expect(DEFAULT_REDIS_STREAM_BROKER_POLL_MS).toBe(2_000)
+    const invalid: unknown[] = [null, 'x', { url: '' }, { keyPrefix: '' }, { channel: '' }, { pollMs: 0 }, { batchSize: 1.5 }, { onError: 'log' }]
     for (const options of invalid) {
       expect(() => new RedisStreamBroker(options as RedisStreamBrokerOptions), JSON.stringify(options)).toThrow(
         expect.objectContaining({ code: 'ERR_HUB_INVALID_OPTION' }),
@@ -108,6 +113,79 @@ describe.runIf(hasRedis)('RedisStreamBroker', () => {
     expect(received.map((m) => m.position)).toEqual([slow.position, fast.position])
     expect(received.map((m) => m.update)).toStrictEqual([slow.update, fast.update])
     expect(Object.isFrozen(received[0])).toBe(true)
+  })
+
+  it('delivers each update from the append script\'s notice, without reading the stream for it', async () => {
+    const prefix = keyPrefix()
+    const store = history(prefix)
+    const { received, listen } = recorder()
+    await listen(broker({ keyPrefix: prefix, pollMs: 60_000 }))
+    // Every command Redis runs on this history's keys, from now on.
+    const reads: string[] = []
+    const monitor = createClient({ url: REDIS_URL })
+    await monitor.connect()
+    try {
+      await monitor.monitor((line) => {
+        if (line.includes(SCRIPTS.tail.sha) && line.includes(`${prefix}stream`)) reads.push(line)
+      })
+      const positions: StreamPosition[] = []
+      for (let n = 1; n <= 20; n++) positions.push(await store.append(sampleUpdate(n)))
+      await vi.waitFor(() => expect(received.map((m) => m.position)).toEqual(positions))
+      expect(received.map((m) => m.update)).toStrictEqual(positions.map((_, i) => sampleUpdate(i + 1)))
+      // At most the read that follows the start; none for the twenty updates.
+      expect(reads.length).toBeLessThanOrEqual(1)
+    } finally {
+      monitor.destroy()
+    }
+  })
+
+  it('reads the stream when a notice does not follow the last entry delivered, and delivers no notice twice', async () => {
+    const prefix = keyPrefix()
+    const store = history(prefix)
+    const { received, missed, listen } = recorder()
+    await listen(broker({ keyPrefix: prefix, pollMs: 60_000 }))
+    const first = await store.append(sampleUpdate(1))
+    await vi.waitFor(() => expect(received).toHaveLength(1))
+    const admin = createClient({ url: REDIS_URL })
+    await admin.connect()
+    try {
+      const channel = entryNoticeChannel(prefix, REDIS_URL, undefined)
+      // A notice whose previous entry this broker never saw is not delivered: the stream, holding nothing new, is read.
+      await admin.publish(channel, JSON.stringify({ v: 1, ...sampleUpdate(9), epoch: first.epoch, offset: '99999999999999-0', prev: '99999999999998-0' }))
+      // A repeat of the notice already delivered is ignored.
+      await admin.publish(channel, JSON.stringify({ v: 1, ...sampleUpdate(1), epoch: first.epoch, offset: first.offset, prev: '0-0' }))
+      // An entry appended without a notice (as a node of an older Herald does), then one with a notice whose previous
+      // entry is that one: the broker reads the first from the stream, then delivers both in order.
+      const silentId = await appendWithoutNotice(admin, prefix, sampleUpdate(2))
+      const third = await store.append(sampleUpdate(3))
+      await vi.waitFor(() => expect(received.map((m) => m.position)).toEqual([first, { epoch: first.epoch, offset: silentId }, third]))
+      expect(received.map((m) => m.update)).toStrictEqual([1, 2, 3].map((n) => sampleUpdate(n)))
+    } finally {
+      admin.destroy()
+    }
+    expect(missed).toEqual([])
+  })
+
+  it('delivers every entry once, in stream order, while nodes append concurrently and reads cross notices', async () => {
+    const prefix = keyPrefix()
+    const stores = [history(prefix), history(prefix), history(prefix)]
+    const { received, missed, listen } = recorder()
+    // Small batches and frequent reads, so that reads and notices overlap all the time.
+    await listen(broker({ keyPrefix: prefix, batchSize: 3, pollMs: 5 }))
+    const appended = await Promise.all(
+      stores.map(async (store, node) => {
+        const positions = []
+        for (let n = 0; n < 150; n++) positions.push(await store.append(sampleUpdate(node * 1000 + n)))
+        return positions
+      }),
+    )
+    const total = appended.flat().length
+    await vi.waitFor(() => expect(received).toHaveLength(total), { timeout: 10_000 })
+    const offsets = received.map((m) => m.position.offset)
+    expect(new Set(offsets).size).toBe(total)
+    expect([...offsets].sort(compareOffsets)).toEqual(offsets)
+    expect(new Set(offsets)).toEqual(new Set(appended.flat().map((p) => p.offset)))
+    expect(missed).toEqual([])
   })
 
   it('sends its read script again when Redis lost it (SCRIPT FLUSH), missing nothing', async () => {
@@ -193,7 +271,7 @@ describe.runIf(hasRedis)('RedisStreamBroker', () => {
     const cut = await proxy()
     const errors: HubError[] = []
     const { received, missed, listen } = recorder()
-    await listen(broker({ url: `redis://127.0.0.1:${cut.port}`, keyPrefix: prefix, blockMs: 200, onError: (e) => errors.push(e) }))
+    await listen(broker({ url: `redis://127.0.0.1:${cut.port}`, keyPrefix: prefix, pollMs: 200, onError: (e) => errors.push(e) }))
     const positions = [await store.append(sampleUpdate(1))]
     await vi.waitFor(() => expect(received).toHaveLength(1))
     cut.down()
@@ -209,11 +287,11 @@ describe.runIf(hasRedis)('RedisStreamBroker', () => {
     const store = history(prefix, 5)
     const cut = await proxy()
     const { received, missed, listen } = recorder()
-    await listen(broker({ url: `redis://127.0.0.1:${cut.port}`, keyPrefix: prefix, blockMs: 200 }))
+    await listen(broker({ url: `redis://127.0.0.1:${cut.port}`, keyPrefix: prefix, pollMs: 200 }))
     await store.append(sampleUpdate(0))
     await vi.waitFor(() => expect(received).toHaveLength(1))
     cut.down()
-    const positions = []
+    const positions: StreamPosition[] = []
     for (let n = 1; n <= 20; n++) positions.push(await store.append(sampleUpdate(n)))
     cut.up()
     await vi.waitFor(() => expect(received).toHaveLength(6), { timeout: 10_000 })
@@ -225,7 +303,7 @@ describe.runIf(hasRedis)('RedisStreamBroker', () => {
     const prefix = keyPrefix()
     const store = history(prefix)
     const { received, missed, listen } = recorder()
-    await listen(broker({ keyPrefix: prefix, blockMs: 200 }))
+    await listen(broker({ keyPrefix: prefix, pollMs: 200 }))
     const old = await store.append(sampleUpdate(1))
     await vi.waitFor(() => expect(received).toHaveLength(1))
     await deleteKeys(REDIS_URL, prefix)
@@ -235,3 +313,13 @@ describe.runIf(hasRedis)('RedisStreamBroker', () => {
     expect(missed).toHaveLength(1)
   })
 })
+
+/** Appends `update` with the history's own script, as `RedisHistory` does, but with no notice channel. */
+async function appendWithoutNotice(client: ReturnType<typeof createClient>, prefix: string, update: HubUpdate): Promise<string> {
+  const keys = [`${prefix}epoch`, `${prefix}meta`, `${prefix}stream`, `${prefix}ids`]
+  const tag = randomUUID()
+  const common = [tag, '', '100000', '', '', '500']
+  const reply = await client.sendCommand<[string, [string, string]]>(['EVAL', SCRIPTS.append.source, String(keys.length), ...keys, ...common, '', ...updateToFields(update)])
+  expect(reply[0]).toBe(tag)
+  return reply[1][1]
+}

@@ -4,14 +4,17 @@ import { MirrorCopies } from '../broker/mirror-copies.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
 import { checkOptionsObject, integerOption } from '../history/option-checks.js'
+import { compareOffsets } from '../stream-position.js'
 import type { HubMessage, HubUpdate } from '../update.js'
-import { encodeMessage, updateFromFields } from './message-codec.js'
+import { decodeEntryNotice, encodeMessage, updateFromFields, type EntryNotice } from './message-codec.js'
+import { RedisChannelSubscriber } from './redis-channel-subscriber.js'
 import { DEFAULT_REDIS_BROKER_CHANNEL, RedisBroker } from './redis-broker.js'
 import {
   createRedisClient,
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_URL,
   destroyRedisClient,
+  entryNoticeChannel,
   isNoScript,
   messageOf,
   objectOption,
@@ -24,8 +27,12 @@ import {
 import { DEFAULT_REDIS_HISTORY_KEY_PREFIX } from './redis-history.js'
 import { SCRIPTS } from './redis-history-scripts.js'
 
-/** How long one `XREAD BLOCK` of a {@link RedisStreamBroker} waits for a new entry before it looks again: 2 seconds. */
-export const DEFAULT_REDIS_STREAM_BROKER_BLOCK_MS = 2_000
+/**
+ * How long a {@link RedisStreamBroker} goes without reading the stream when no notice asks it to: 2 seconds. It reads
+ * after every notice it cannot deliver, and after its notice connection came back, so this only bounds how late it
+ * finds an entry appended by a node that does not announce its entries (an older Herald).
+ */
+export const DEFAULT_REDIS_STREAM_BROKER_POLL_MS = 2_000
 /** The most stream entries a {@link RedisStreamBroker} reads (and holds) per round trip. */
 export const DEFAULT_REDIS_STREAM_BROKER_BATCH_SIZE = 256
 
@@ -66,12 +73,11 @@ export interface RedisStreamBrokerOptions {
    */
   readonly commandTimeoutMs?: number
   /**
-   * How long one `XREAD BLOCK` waits for a new entry before the tail looks at the store again (which is also how
-   * soon a store recreated with lower ids, a new epoch, is noticed when nothing is appended).
+   * The longest time between two reads of the stream while notices deliver everything (see the class notes).
    *
-   * @defaultValue {@link DEFAULT_REDIS_STREAM_BROKER_BLOCK_MS} (2 s)
+   * @defaultValue {@link DEFAULT_REDIS_STREAM_BROKER_POLL_MS} (2 s)
    */
-  readonly blockMs?: number
+  readonly pollMs?: number
   /**
    * The most entries read per round trip; this bounds the memory the tail holds.
    *
@@ -80,16 +86,16 @@ export interface RedisStreamBrokerOptions {
   readonly batchSize?: number
   /**
    * Receives errors that do not fail a call: a listener that threw (`ERR_HUB_BROKER_LISTENER_FAILED`), a stream
-   * entry Herald did not write, skipped (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
-   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage; it reconnects on its own), a copy for `channel` that Redis did
-   * not acknowledge (`ERR_HUB_BROKER_UNAVAILABLE`). An error thrown by `onError` itself is rethrown from a microtask.
+   * entry or a notice Herald did not write, skipped (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
+   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage of each connection; it reconnects on its own), a copy for `channel`
+   * that Redis did not acknowledge (`ERR_HUB_BROKER_UNAVAILABLE`). An error thrown by `onError` itself is rethrown from a microtask.
    *
    * @defaultValue a function that ignores the error
    */
   readonly onError?: (error: HubError) => void
 }
 
-/** Where the tail stands: the epoch it reads (`''` while the store does not exist yet) and the last id it read. */
+/** Where delivery stands: the epoch it reads (`''` while the store does not exist yet) and the last id delivered. */
 interface Cursor {
   epoch: string
   id: string
@@ -103,29 +109,35 @@ const RESOLVED = Promise.resolve()
 const RETRY_DELAY_MS = 100
 
 /**
- * A broker that delivers the updates of a {@link RedisHistory} by reading its stream, for hub nodes whose history and
- * broker are the same Redis: listeners receive the updates of every node in history order, which is the order a
+ * A broker that delivers the updates of a {@link RedisHistory} in the order of its stream, for hub nodes whose history
+ * and broker are the same Redis: listeners receive the updates of every node in history order, which is the order a
  * subscriber resuming with `Last-Event-ID` reads them in. (With pub/sub, two nodes publishing at once can reach the
  * broker in the other order than they reached history; a subscriber that resumes after the newer update would then
  * never get the older one.)
  *
- * - **Delivery.** One dedicated connection per broker waits with `XREAD BLOCK` for entries after the last id read,
- *   then reads them, at most `batchSize` per round trip, with a read-only script that also checks the epoch and the
- *   eviction floor; each entry is decoded with the history's codec and handed to every listener as a frozen
- *   {@link HubMessage} whose position is the one `RedisHistory.append` returned for it. The tail starts at the newest
- *   entry when the first `subscribe` is made (`$`), so an update appended after `subscribe` resolved is delivered.
- * - **Publish.** `history.append` already put the update in the stream, so listeners get it from there, whoever
- *   called `publish`. `publish` checks the message, sends a copy to the pub/sub `channel` (for nodes on a
- *   {@link RedisBroker}, which a cluster may mix in, during a move from one broker to the other say) and resolves at
+ * - **Delivery.** The history's append script publishes each entry it appends on the history's notice channel
+ *   (`<keyPrefix>appended@<database>`), inside the script: the notices of every node leave in stream order, each
+ *   carrying the update, its position and the id of the entry before it. One connection per broker listens to that
+ *   channel. A notice whose previous id is the last one this broker delivered is delivered at once, as a frozen
+ *   {@link HubMessage} whose position is the one `RedisHistory.append` returned for it: one pushed message per update
+ *   and node, with no command sent. Any other notice (one lost on the way, a new epoch) wakes the *tail*, which reads
+ *   the entries after the last one delivered, at most `batchSize` per round trip, with a read-only script that also
+ *   checks the epoch and the eviction floor. The tail also reads at the first `subscribe` (the newest entry, where
+ *   delivery starts, so an update appended after `subscribe` resolved is delivered), after the notice connection came
+ *   back, and every `pollMs`.
+ * - **Publish.** `history.append` already put the update in the stream and announced it, so listeners get it from
+ *   there, whoever called `publish`. `publish` checks the message, sends a copy to the pub/sub `channel` (for nodes on
+ *   a {@link RedisBroker}, which a cluster may mix in, during a move from one broker to the other say) and resolves at
  *   once; copies leave in call order on one connection, and one Redis does not acknowledge in time is reported to
  *   `onError`. `close()` waits for the copies under way. A message that was not appended to the history reaches no
  *   listener.
- * - **Reconnects.** After the connection drops, the tail goes on from the last id read: nothing retained is missed,
- *   and `onMissed` is not called. It is called (see `SubscribeOptions.onMissed`) before the next message when entries
- *   after that id were evicted before they were read (a long outage), or when the store was recreated (a flushed or
- *   restarted Redis, a new epoch): the hub then re-reads history and announces the gap.
+ * - **Reconnects.** Notices published while the notice connection is down are lost to it; when it is back, the tail
+ *   goes on from the last entry delivered: nothing retained is missed, and `onMissed` is not called. It is called
+ *   (see `SubscribeOptions.onMissed`) before the next message when entries after that one were evicted before they
+ *   were read (a long outage), or when the store was recreated (a flushed or restarted Redis, a new epoch): the hub
+ *   then re-reads history and announces the gap.
  * - **Listeners** are called one message at a time, in stream order; the same frozen message goes to every listener
- *   of this node. The tail runs until `close()`, even with no listener.
+ *   of this node. The broker listens until `close()`, even with no listener.
  *
  * @example
  * ```ts
@@ -135,25 +147,33 @@ const RETRY_DELAY_MS = 100
  * const position = await history.append(update)
  * await broker.publish({ update, position })
  * ```
- * @see https://redis.io/docs/latest/commands/xread/
+ * @see https://redis.io/docs/latest/develop/interact/pubsub/
  */
 export class RedisStreamBroker implements Broker {
   readonly #url: string
   readonly #clientOptions: RedisEngineClientOptions | undefined
   readonly #keys: readonly [string, string, string, string]
   readonly #commandTimeoutMs: number
-  readonly #blockMs: number
+  readonly #pollMs: number
   readonly #batchSize: number
   readonly #subscriptions: SubscriptionSet
   readonly #name: string
+  readonly #notices: RedisChannelSubscriber
   readonly #mirror: RedisBroker | undefined
   readonly #copies: MirrorCopies
+  /** The connection the tail reads on. */
   #client: RedisClient | undefined
-  /** Resolves once the tail's start is known and the tail runs; reset when finding the start failed. */
+  /** Resolves once delivery started (the notices subscribed, the newest entry known); reset when starting failed. */
   #started: Promise<void> | undefined
+  /** The last entry delivered, in its epoch (`''` while the store did not exist). */
   #cursor: Cursor = { epoch: '', id: '0-0' }
+  /** A notice asked for a read since the tail's current read started. */
+  #signalled = false
+  /** Ends the tail's current wait. */
+  #wake: (() => void) | undefined
   /** The tail's last round trip failed: an outage is under way (reported once). */
   #failing = false
+  /** When the outage under way began (`Date.now()` time; 0 when none), the date `onMissed` is given. */
   #disconnectedAt = 0
   #closed = false
 
@@ -165,10 +185,26 @@ export class RedisStreamBroker implements Broker {
     this.#keys = [`${prefix}epoch`, `${prefix}meta`, `${prefix}stream`, `${prefix}ids`]
     const channel = options.channel === null ? null : stringOption(OWNER, 'channel', options.channel, DEFAULT_REDIS_BROKER_CHANNEL)
     this.#commandTimeoutMs = integerOption(OWNER, 'commandTimeoutMs', options.commandTimeoutMs, DEFAULT_REDIS_COMMAND_TIMEOUT_MS, 1)
-    this.#blockMs = integerOption(OWNER, 'blockMs', options.blockMs, DEFAULT_REDIS_STREAM_BROKER_BLOCK_MS, 1)
+    this.#pollMs = integerOption(OWNER, 'pollMs', options.pollMs, DEFAULT_REDIS_STREAM_BROKER_POLL_MS, 1)
     this.#batchSize = integerOption(OWNER, 'batchSize', options.batchSize, DEFAULT_REDIS_STREAM_BROKER_BATCH_SIZE, 1)
     this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
     this.#name = this.#clientOptions?.name ?? 'herald-stream-broker'
+    const noticeChannel = entryNoticeChannel(prefix, this.#url, this.#clientOptions)
+    this.#notices = new RedisChannelSubscriber({
+      owner: OWNER,
+      url: this.#url,
+      clientOptions: this.#clientOptions,
+      commandTimeoutMs: this.#commandTimeoutMs,
+      name: `${this.#name}:notices`,
+      channel: noticeChannel,
+      onMessage: (payload) => this.#onNotice(payload, noticeChannel),
+      onDown: (cause) => {
+        if (this.#disconnectedAt === 0) this.#disconnectedAt = Date.now()
+        this.#subscriptions.report(unavailable('lost the notice connection', cause))
+      },
+      // Notices published meanwhile never arrive: read them from the stream.
+      onResubscribed: () => this.#signal(),
+    })
     this.#mirror =
       channel === null
         ? undefined
@@ -209,8 +245,8 @@ export class RedisStreamBroker implements Broker {
   }
 
   /**
-   * Subscribes a listener; see {@link Broker.subscribe}. The first call finds the stream's newest entry, where the
-   * tail starts, and resolves once it has; later calls resolve at once.
+   * Subscribes a listener; see {@link Broker.subscribe}. The first call subscribes to the history's notices, then finds
+   * the stream's newest entry, where delivery starts, and resolves once it has; later calls resolve at once.
    *
    * @throws `ERR_HUB_BROKER_UNAVAILABLE` (rejects) when Redis does not answer within `commandTimeoutMs`;
    *   `ERR_HUB_BROKER_CLOSED` after `close()`.
@@ -229,6 +265,8 @@ export class RedisStreamBroker implements Broker {
     if (this.#closed) return
     this.#closed = true
     this.#subscriptions.close()
+    this.#wake?.()
+    this.#notices.close()
     if (this.#client !== undefined) destroyRedisClient(this.#client)
     await this.#copies.settled()
     await this.#mirror?.close()
@@ -239,10 +277,15 @@ export class RedisStreamBroker implements Broker {
     return this.#closed
   }
 
-  /** Finds where the tail starts (the newest id issued), then runs the tail in the background. */
+  /**
+   * Subscribes to the notices, then finds where delivery starts (the newest id issued), then runs the tail in the
+   * background. In that order, so that every entry after the start is announced to this broker: a notice that came
+   * before the start was known is not delivered (the cursor is on no epoch yet) and only asks the tail to read.
+   */
   async #start(): Promise<void> {
     let reply: TailReply
     try {
+      await this.#notices.whenSubscribed()
       reply = await this.#tailScript('head')
     } catch (error) {
       this.#started = undefined
@@ -252,55 +295,98 @@ export class RedisStreamBroker implements Broker {
     void this.#tail()
   }
 
+  /** Reads whenever a notice or a reconnect asks, and every `pollMs`; after a failure, again in 100 ms. */
   async #tail(): Promise<void> {
-    // The first round, and the one after a failure, read at once: entries may already follow the cursor.
-    let readNow = true
     while (!this.#closed) {
       try {
-        const read: number = readNow ? await this.#readBatch() : await this.#readBatchAfterWait()
-        if (this.#failing) this.#failing = false
-        readNow = read >= this.#batchSize
+        this.#signalled = false
+        const read = await this.#readBatch()
+        if (this.#failing) {
+          this.#failing = false
+          this.#disconnectedAt = 0
+        }
+        if (read < this.#batchSize && !this.#isClosed()) await this.#waitForSignal()
       } catch (error) {
         if (this.#isClosed()) return
         if (!this.#failing) {
           this.#failing = true
-          this.#disconnectedAt = Date.now()
+          if (this.#disconnectedAt === 0) this.#disconnectedAt = Date.now()
           this.#subscriptions.report(error instanceof HubError ? error : unavailable('lost the connection to Redis', error))
         }
-        readNow = true
         await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS))
       }
     }
   }
 
   /**
-   * Waits until an entry follows the cursor (or `blockMs` passed), then reads and delivers the entries after it.
-   *
-   * Why: the `XREAD BLOCK` and the read script are sent together, pipelined on the tail's own connection, and Redis
-   * runs a connection's commands in order, so the script runs as soon as the `XREAD` returns: one round trip per wake-up
-   * instead of two (`npm run bench:hub -- --systems herald-hub-redis-2 --scenarios S,A`, see bench/RESULTS.md).
-   * Both read after the same cursor, so the script sees at least what woke the `XREAD`, and checks the epoch and the
-   * eviction floor as every read does.
+   * Waits until {@link RedisStreamBroker.#signal} or `close()` is called, or `pollMs` passed; at once when a signal came
+   * during the last read.
    */
-  async #readBatchAfterWait(): Promise<number> {
-    const [waited, read] = await Promise.allSettled([this.#waitForEntries(), this.#readBatch(this.#blockMs + this.#commandTimeoutMs)])
-    if (waited.status === 'rejected') throw waited.reason
-    if (read.status === 'rejected') throw read.reason
-    return read.value
+  #waitForSignal(): Promise<void> {
+    if (this.#signalled) return RESOLVED
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.#wake = undefined
+        resolve()
+      }
+      const timer = setTimeout(done, this.#pollMs)
+      this.#wake = done
+    })
+  }
+
+  /** Asks the tail to read the stream now (or again, once its current read is done). */
+  #signal(): void {
+    this.#signalled = true
+    this.#wake?.()
   }
 
   /**
-   * Reads and delivers the entries after the cursor, at most `batchSize`; returns how many it read.
+   * A notice of the history's append script. The one that follows the last entry delivered, in its epoch, is delivered
+   * at once; one at or before it was read already; anything else (a notice lost on the way, a new epoch, a notice not
+   * Herald's) asks the tail to read the stream.
    *
-   * @param timeoutMs - How long the read may take, queued behind a pipelined `XREAD BLOCK` included.
+   * Why notices: the tail used to wait with `XREAD BLOCK` and then read with its script, two commands and a round trip
+   * per update and node after the append; CPU profiles of the two-node benchmark (`npm run bench:hub -- --systems
+   * herald-hub-redis-2 --scenarios A`) put 0.5–0.8 ms of each node's CPU per update in those commands.
    */
-  async #readBatch(timeoutMs?: number): Promise<number> {
-    const reply = await this.#tailScript('after', timeoutMs)
+  #onNotice(payload: string, channel: string): void {
+    if (this.#closed) return
+    let notice: EntryNotice
+    try {
+      notice = decodeEntryNotice(payload)
+    } catch (cause) {
+      this.#subscriptions.report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: a message on ${channel} is not an entry notice: ${messageOf(cause)}`, { cause }))
+      this.#signal()
+      return
+    }
+    const cursor = this.#cursor
+    const { message, prev } = notice
+    const { epoch, offset } = message.position
+    if (epoch === cursor.epoch) {
+      if (prev === cursor.id) {
+        cursor.id = offset
+        this.#subscriptions.deliver(message)
+        return
+      }
+      if (compareOffsets(offset, cursor.id) <= 0) return
+    }
+    this.#signal()
+  }
+
+  /**
+   * Reads and delivers the entries after the cursor, at most `batchSize`; returns how many it read. Notices may have
+   * moved the cursor on while the read was on its way: entries at or before it are skipped.
+   */
+  async #readBatch(): Promise<number> {
+    const reply = await this.#tailScript('after')
     if (reply[0] === 'none' || this.#closed) return 0
     const [, epoch, missed, start, entries] = reply
     if (missed === 1) this.#notifyMissed()
-    this.#cursor = { epoch, id: start }
+    if (epoch !== this.#cursor.epoch) this.#cursor = { epoch, id: start }
+    else if (compareOffsets(start, this.#cursor.id) > 0) this.#cursor.id = start
     for (const [entryId, fields] of entries) {
+      if (compareOffsets(entryId, this.#cursor.id) <= 0) continue
       this.#cursor.id = entryId
       const update = this.#decode(entryId, fields)
       if (update !== undefined) this.#subscriptions.deliver(Object.freeze({ update, position: Object.freeze({ epoch, offset: entryId }) }))
@@ -309,35 +395,21 @@ export class RedisStreamBroker implements Broker {
     return entries.length
   }
 
-  /** Waits until an entry follows the cursor, or `blockMs` passed. */
-  async #waitForEntries(): Promise<void> {
-    const client = this.#connection()
-    await sendRedisCommand(client, ['XREAD', 'COUNT', '1', 'BLOCK', String(this.#blockMs), 'STREAMS', this.#keys[2], this.#cursor.id], {
-      // The command is meant to wait up to blockMs: the timeout bounds queueing and the answer beyond that.
-      timeout: this.#blockMs + this.#commandTimeoutMs,
-    }).catch((cause: unknown) => {
-      throw unavailable('the stream read failed', cause)
-    })
-  }
-
   /**
    * Runs the read script by its SHA1, and sends its source only when Redis does not have it (the first call, or after
-   * a restart or `SCRIPT FLUSH`). Why: the script is 4 KB, which `EVAL` would send, and Redis hash, on every wake-up of
-   * every node; a CPU profile of the two-node benchmark (`npm run bench:hub -- --systems herald-hub-redis-2
-   * --scenarios A`) put 0.6 ms per update in the Redis client's writes. The tail reads only, so sending the script
-   * again after `NOSCRIPT` reorders nothing.
+   * a restart or `SCRIPT FLUSH`). Why: the script is 4 KB, which `EVAL` would send, and Redis hash, on every read. The
+   * tail reads only, so sending the script again after `NOSCRIPT` reorders nothing.
    */
-  #tailScript(mode: 'head' | 'after', timeoutMs?: number): Promise<TailReply> {
+  #tailScript(mode: 'head' | 'after'): Promise<TailReply> {
     const { epoch, id } = this.#cursor
-    // The reply comes back with this tag, so one meant for another command (the XREAD before it) is refused.
+    // The reply comes back with this tag, so one meant for another command is refused.
     const tag = randomUUID()
     const args = [String(this.#keys.length), ...this.#keys, tag, mode, epoch, id, String(this.#batchSize)]
-    const options = timeoutMs === undefined ? undefined : { timeout: timeoutMs }
     const client = this.#connection()
-    return sendRedisCommand<unknown>(client, ['EVALSHA', SCRIPTS.tail.sha, ...args], options)
+    return sendRedisCommand<unknown>(client, ['EVALSHA', SCRIPTS.tail.sha, ...args])
       .catch((error: unknown) => {
         if (!isNoScript(error)) throw error
-        return sendRedisCommand<unknown>(client, ['EVAL', SCRIPTS.tail.source, ...args], options)
+        return sendRedisCommand<unknown>(client, ['EVAL', SCRIPTS.tail.source, ...args])
       })
       .then((reply) => untagReply(client, tag, reply) as TailReply)
       .catch((cause: unknown) => {
