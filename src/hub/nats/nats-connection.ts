@@ -35,6 +35,11 @@ export async function openNatsConnection(settings: NatsConnectionSettings): Prom
     timeout: settings.requestTimeoutMs,
     // Keep trying: a hub outlives a NATS restart. Requests made meanwhile fail after their timeout.
     maxReconnectAttempts: -1,
+    // No stack trace captured for every request, publish acknowledgement included, to enrich an error that rarely
+    // comes: nats.js made two `Error`s per JetStream publish, about a tenth of the publishing node's NATS client time
+    // in the two-node benchmark's profile (`npm run bench:hub -- --systems herald-hub-nats-2 --scenarios A`). The
+    // engines' errors say what failed; `connectionOptions` can turn the traces back on.
+    noAsyncTraces: true,
     ...settings.connectionOptions,
     servers: settings.url
       .split(',')
@@ -62,7 +67,7 @@ export function subjectOption(owner: string, name: string, value: unknown, fallb
 
 /**
  * Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a JetStream stream name (no spaces, `.`, `*`, `>`,
- * `/`, `\`, control characters).
+ * `/`, ``, control characters).
  */
 export function streamNameOption(owner: string, value: unknown, fallback: string): string {
   const stream = value ?? fallback
