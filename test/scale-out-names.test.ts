@@ -116,5 +116,36 @@ describe.each(ENGINES)('hub clusters told apart by engine names on $name', (engi
         expect(receivedIds(replay), key).toEqual(published[key])
       }
     })
+
+    it('delivers every update once and in order in a cluster that mixes nodes tailing the history with pub/sub nodes', async () => {
+      const names = clusterNames(engine, 'names_mixed')
+      if (names.stream !== undefined) natsStreams.push(names.stream)
+      // T: history and broker on one URL, so the broker tails the history. P: the same history and channel (or
+      // subject), the broker through a proxy, so pub/sub; what T's nodes publish reaches P only through the copies
+      // for pub/sub nodes (sent by the history's append script on Redis, by the broker on NATS).
+      const tUrl = `${engine.url}?${names.history}&${names.broker}`
+      const proxy = await cluster.proxy()
+      const [t1, t2, p1] = await Promise.all([
+        cluster.start({ history: tUrl, broker: tUrl }),
+        cluster.start({ history: tUrl, broker: tUrl }),
+        cluster.start({ history: `${engine.url}?${names.history}`, broker: `${engine.urlThrough(proxy.port)}?${names.broker}` }),
+      ])
+      expect(p1.stdout).not.toContain('(tails the history)')
+      const topic = uniqueTopic('mixed')
+      const live = await Promise.all([t1, t2, p1].map((node) => streams.open(node.hubUrl, [topic])))
+      const published: string[] = []
+      for (let i = 0; i < 10; i++) {
+        for (const node of [t1, p1]) {
+          const result = await publishUpdate(node.hubUrl, { token, topic, data: `mixed ${i}` })
+          expect(result.status, result.body).toBe(200)
+          published.push(result.body)
+        }
+      }
+      const last = published.at(-1)!
+      for (const stream of live) await stream.waitFor(() => receivedIds(stream).includes(last), 'the last update', 20_000)
+      // Time for a second copy of an update to arrive, were one sent.
+      await sleep(500)
+      for (const stream of live) expect(checkDelivery(receivedIds(stream), published)).toEqual(EXACTLY_ONCE_IN_ORDER)
+    })
   })
 })

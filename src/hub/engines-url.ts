@@ -180,6 +180,17 @@ export function brokerTailsHistory(broker: EngineUrl, history: EngineUrl | undef
 }
 
 /**
+ * The `RedisBroker` channel a Redis history's append script copies each update to: the broker's channel (its
+ * `channel` parameter, else the default) when that broker tails the history, since a `RedisStreamBroker` built from
+ * the same settings sends no copies of its own (see `createBroker`). `undefined` when the broker does not tail the
+ * history, or the engines are not Redis.
+ */
+export function historyCopyChannel(history: EngineUrl | undefined, broker: EngineUrl | undefined): string | undefined {
+  if (history?.engine !== 'redis' || broker === undefined || !brokerTailsHistory(broker, history)) return undefined
+  return broker.names.channel ?? ENGINE_DEFAULT_NAMES.redis.channel
+}
+
+/**
  * Checks that the history and the broker settings do not step on each other: a NATS broker subject inside the
  * history's subjects (`<subjectPrefix>.>`) would have JetStream store every broker message in the history.
  *

@@ -1,7 +1,17 @@
 import { isAbsolute, resolve } from 'node:path'
 import type { Broker } from './broker/broker.js'
 import { MemoryBroker } from './broker/memory-broker.js'
-import { brokerOptions, brokerTailsHistory, checkEngineNames, historyOptions, parseEngineUrl, redactEngineUrl, type UrlEngine } from './engines-url.js'
+import {
+  brokerOptions,
+  brokerTailsHistory,
+  checkEngineNames,
+  historyCopyChannel,
+  historyOptions,
+  parseEngineUrl,
+  redactEngineUrl,
+  type EngineUrl,
+  type UrlEngine,
+} from './engines-url.js'
 import { HubError } from './errors.js'
 import type { HistoryStore } from './history/history-store.js'
 import { MemoryHistory } from './history/memory-history.js'
@@ -155,7 +165,14 @@ export async function createHistory(settings: EngineSettings, options: CreateEng
   if (parsed === undefined) throw new HubError('ERR_HUB_INVALID_OPTION', `history "${redactEngineUrl(spec)}" is not sqlite:PATH, memory, redis://… or nats://…`)
   const engine = OPTIONAL_ENGINES[parsed.engine]
   const History = await loadEngine<HistoryStore>(engine, engine.history)
-  return new History({ url: parsed.url, ...historyOptions(parsed), ...bounds, ...(options.onError !== undefined && { onError: options.onError }) })
+  const copyChannel = historyCopyChannel(parsed, brokerUrlOf(settings.broker))
+  return new History({
+    url: parsed.url,
+    ...historyOptions(parsed),
+    ...bounds,
+    ...(copyChannel !== undefined && { copyChannel }),
+    ...(options.onError !== undefined && { onError: options.onError }),
+  })
 }
 
 /**
@@ -182,7 +199,19 @@ export async function createBroker(spec: string, options: CreateBrokerOptions = 
   const engine = OPTIONAL_ENGINES[parsed.engine]
   const tails = brokerTailsHistory(parsed, history)
   const Broker = await loadEngine<Broker>(engine, tails ? engine.streamBroker : engine.broker)
-  return new Broker({ url: parsed.url, ...brokerOptions(parsed, history, tails), ...onError })
+  // A Redis history built from the same settings copies each update to the broker's channel in its append script.
+  const copies = historyCopyChannel(history, parsed) !== undefined ? { channel: null } : {}
+  return new Broker({ url: parsed.url, ...brokerOptions(parsed, history, tails), ...copies, ...onError })
+}
+
+/** The broker setting as an engine URL, or `undefined` for `memory` and for a setting only `createBroker` should refuse. */
+function brokerUrlOf(spec: string): EngineUrl | undefined {
+  try {
+    return parseEngineUrl('broker', spec)
+  } catch {
+    // An invalid broker URL is the broker's error to report, when it is built; the history does not depend on it.
+    return undefined
+  }
 }
 
 /** The part of Node's module-not-found message that names what is missing: a package or a file. */

@@ -104,25 +104,28 @@ end
 `
 
 /**
- * Appends one update. ARGV 7: the notice channel ('' = none); 8…: the entry's fields and values. Returns `{epoch, id}`.
+ * Appends one update. ARGV 7: the notice channel; 8: the copy channel ('' = none); 9…: the entry's fields and values.
+ * Returns `{epoch, id}`.
  *
  * The id's milliseconds are the append time (`now`, or the last id's when the clock went back), so the age bound
  * reads it from the id; Redis numbers entries within one millisecond.
  *
  * The notice: unless the entry was evicted at once (larger than the byte bound on its own), the script publishes it
- * on the channel as a broker message in the JSON format of `message-codec.ts`, plus `prev`, the id issued before it
- * (`0-0` first in an epoch). Published inside the script, the notices of every node leave in the order the entries
- * were appended, and a reader that holds `prev` knows it has missed nothing (`RedisStreamBroker`).
+ * on the notice channel as a broker message in the JSON format of `message-codec.ts`, plus `prev`, the id issued
+ * before it (`0-0` first in an epoch). Published inside the script, the notices of every node leave in the order the
+ * entries were appended, and a reader that holds `prev` knows it has missed nothing (`RedisStreamBroker`). The copy:
+ * the same message on the copy channel, a `RedisBroker` channel, for hub nodes that receive updates through pub/sub
+ * (`RedisBroker` reads the fields it knows).
  */
 const APPEND = `${PRELUDE}
-local function notify(channel, epoch, id, prev, fields)
+local function message(epoch, id, prev, fields)
   local f = {}
   for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
   local out = {'{"v":1,"id":', cjson.encode(f.id), ',"topics":', f.topics, ',"data":', cjson.encode(f.data), ',"private":', f.private == '1' and 'true' or 'false'}
   if f.type then out[#out + 1] = ',"type":' .. cjson.encode(f.type) end
   if f.retry then out[#out + 1] = ',"retry":' .. f.retry end
   out[#out + 1] = ',"epoch":' .. cjson.encode(epoch) .. ',"offset":"' .. id .. '","prev":"' .. prev .. '"}'
-  redis.call('PUBLISH', channel, table.concat(out))
+  return table.concat(out)
 end
 
 local epoch = open()
@@ -131,14 +134,19 @@ local last = redis.call('HGET', K_META, 'last')
 local ms = string.match(last, '^(%d+)')
 if cmp_num(now, ms) > 0 then ms = now end
 local fields = {}
-for i = ${COMMON_ARGUMENTS + 2}, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = ${COMMON_ARGUMENTS + 3}, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', K_STREAM, ms .. '-*', unpack(fields))
 redis.call('HSET', K_IDS, fields[2], id)
 local bytes = (tonumber(redis.call('HGET', K_META, 'bytes')) or 0) + entry_bytes(fields)
 redis.call('HSET', K_META, 'last', id, 'bytes', string.format('%.0f', bytes))
 local floor = evict(now)
-local channel = ARGV[${COMMON_ARGUMENTS + 1}]
-if channel ~= '' and cmp_id(id, floor) > 0 then notify(channel, epoch, id, last, fields) end
+local kept = cmp_id(id, floor) > 0
+local copy = ARGV[${COMMON_ARGUMENTS + 2}]
+if kept or copy ~= '' then
+  local payload = message(epoch, id, last, fields)
+  if kept then redis.call('PUBLISH', ARGV[${COMMON_ARGUMENTS + 1}], payload) end
+  if copy ~= '' then redis.call('PUBLISH', copy, payload) end
+end
 return {epoch, id}
 `
 

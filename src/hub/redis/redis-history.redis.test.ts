@@ -3,6 +3,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { HubError } from '../errors.js'
 import { historyConformance, sampleUpdate } from '../history/testing/history-suite.js'
 import { compareOffsets, type StreamPosition } from '../stream-position.js'
+import type { HubMessage } from '../update.js'
+import { decodeEntryNotice } from './message-codec.js'
+import { RedisBroker } from './redis-broker.js'
+import { entryNoticeChannel } from './redis-connection.js'
 import {
   DEFAULT_REDIS_HISTORY_KEY_PREFIX,
   DEFAULT_REDIS_HISTORY_MAX_AGE_MS,
@@ -83,6 +87,8 @@ describe.runIf(hasRedis)('RedisHistory', () => {
       { now: 'later' },
       { onError: 1 },
       { clientOptions: 'x' },
+      { copyChannel: '' },
+      { copyChannel: 7 },
     ]
     for (const options of invalid) {
       expect(() => new RedisHistory(options as RedisHistoryOptions), JSON.stringify(options)).toThrow(
@@ -141,6 +147,48 @@ describe.runIf(hasRedis)('RedisHistory', () => {
     const after = await history.readAfter(positions[4]!, everything)
     expect(after.gap).toBe(true)
     expect(after.next).toEqual(huge)
+  })
+
+  it('announces each update it keeps on its notice channel, in stream order, with the entry before it', async () => {
+    const keyPrefix = uniquePrefix('history')
+    const history = open({ keyPrefix, maxBytes: 30_000, maxAgeMs: null })
+    const listener = await adminClient()
+    const notices: string[] = []
+    await listener.subscribe(entryNoticeChannel(keyPrefix, REDIS_URL, undefined), (payload) => notices.push(payload))
+    try {
+      // Types, retries, private updates, and data JSON must escape: quotes, backslashes, slashes, control and non-ASCII
+      // characters, a line separator.
+      const updates = [1, 2, 4, 6].map((n) => sampleUpdate(n, { data: `"${n}" \\ / \n\t é 😀 \u2028 end` }))
+      const positions: StreamPosition[] = []
+      for (const update of updates) positions.push(await history.append(update))
+      // Larger than the byte bound on its own: deleted at once, so not announced; the next one names it as before it.
+      const huge = await history.append(sampleUpdate(7, { data: 'z'.repeat(40_000) }))
+      const after = await history.append(sampleUpdate(8))
+      await vi.waitFor(() => expect(notices).toHaveLength(5))
+      const decoded = notices.map((payload) => decodeEntryNotice(payload))
+      expect(decoded.map((notice) => notice.message.update)).toStrictEqual([...updates, sampleUpdate(8)])
+      expect(decoded.map((notice) => notice.message.position)).toEqual([...positions, after])
+      expect(decoded.map((notice) => notice.prev)).toEqual(['0-0', ...positions.map((p) => p.offset).slice(0, 3), huge.offset])
+    } finally {
+      listener.destroy()
+    }
+  })
+
+  it('copies each update to copyChannel as a RedisBroker message, in stream order', async () => {
+    const copyChannel = uniquePrefix('history-copies')
+    const history = open({ copyChannel })
+    const pubsub = new RedisBroker({ url: REDIS_URL, channel: copyChannel })
+    const received: HubMessage[] = []
+    await pubsub.subscribe((message) => received.push(message))
+    try {
+      const updates = [1, 2, 3, 4, 5].map((n) => sampleUpdate(n))
+      // Appends started together, as a busy node makes them: numbered, and copied, in call order.
+      const positions = await Promise.all(updates.map((update) => history.append(update)))
+      await vi.waitFor(() => expect(received).toHaveLength(5))
+      expect(received).toStrictEqual(updates.map((update, i) => ({ update, position: positions[i] })))
+    } finally {
+      await pubsub.close()
+    }
   })
 
   it('clears an expiry backlog larger than one script deletes, in several bounded steps', async () => {

@@ -58,6 +58,16 @@ export interface RedisHistoryOptions {
    */
   readonly keyPrefix?: string
   /**
+   * A `RedisBroker` channel on which the append script also publishes each update, as a `RedisBroker` message, in
+   * the order of the stream: for hub nodes of the same cluster that receive updates through pub/sub (`RedisBroker`)
+   * while this node's broker, a `RedisStreamBroker`, does not send them copies of its own (its `channel: null`).
+   * Sent by Redis in the same script as the append, the copies cost no round trip of their own. `createHistory` and
+   * `createEngines` set it to the broker's channel when the broker tails this history (see `docs/scale-out.md`).
+   *
+   * @defaultValue `null`: no copies
+   */
+  readonly copyChannel?: string | null
+  /**
    * The most updates kept; each append beyond it deletes the oldest, exactly (not the approximate `MAXLEN ~`, see
    * the class notes).
    *
@@ -171,6 +181,8 @@ export class RedisHistory implements HistoryStore {
   readonly #keys: readonly [string, string, string, string]
   /** Where the append script announces each entry (see {@link entryNoticeChannel}). */
   readonly #noticeChannel: string
+  /** The `RedisBroker` channel the append script copies each entry to, `''` for none. */
+  readonly #copyChannel: string
   readonly #maxEntries: number
   readonly #maxAgeMs: number | null
   readonly #maxBytes: number | null
@@ -191,6 +203,7 @@ export class RedisHistory implements HistoryStore {
     const prefix = stringOption(OWNER, 'keyPrefix', options.keyPrefix, DEFAULT_REDIS_HISTORY_KEY_PREFIX)
     this.#keys = [`${prefix}epoch`, `${prefix}meta`, `${prefix}stream`, `${prefix}ids`]
     this.#noticeChannel = entryNoticeChannel(prefix, this.#url, this.#clientOptions)
+    this.#copyChannel = options.copyChannel === null ? '' : stringOption(OWNER, 'copyChannel', options.copyChannel, '')
     this.#maxEntries = integerOption(OWNER, 'maxEntries', options.maxEntries, DEFAULT_REDIS_HISTORY_MAX_ENTRIES, 1)
     this.#maxAgeMs = nullableIntegerOption(OWNER, 'maxAgeMs', options.maxAgeMs, DEFAULT_REDIS_HISTORY_MAX_AGE_MS, 1)
     this.#maxBytes = nullableIntegerOption(OWNER, 'maxBytes', options.maxBytes, DEFAULT_REDIS_HISTORY_MAX_BYTES, 1)
@@ -206,7 +219,7 @@ export class RedisHistory implements HistoryStore {
     // No await before the script is queued: appends started together are sent, and numbered, in call order.
     return this.#run(() => {
       const fields = updateToFields(copyUpdate(update))
-      return this.#eval(SCRIPTS.append, [this.#noticeChannel, ...fields]).then((reply) => {
+      return this.#eval(SCRIPTS.append, [this.#noticeChannel, this.#copyChannel, ...fields]).then((reply) => {
         const [epoch, id] = reply as [string, string]
         return { epoch, offset: id }
       })
