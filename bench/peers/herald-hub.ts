@@ -15,7 +15,8 @@
  * heartbeat. Subscribers `GET /.well-known/mercure?topic=<topic>`; in the two-node set-ups they are spread
  * over both nodes (`subscribeUrls`) and every update is published to the first node, so that half of the
  * deliveries cross the engine. The server cost is every hub process plus, for Redis and NATS, the engine's
- * own server process (`redis-server`, `nats-server`, found in /proc by name). Those engines are shared with
+ * own server process (`redis-server`, `nats-server`, found in /proc by name). Each run starts on an empty bench
+ * history (its keys or stream deleted first), so that runs compare. Those engines are shared with
  * whatever else runs on the machine, so their CPU is only meaningful when nothing else uses them during the
  * run (the harness waits for a quiet machine first).
  */
@@ -29,6 +30,7 @@ import { findFreePort } from '../harness/free-port.js'
 import type { Availability, RunningSystem, SystemDefinition, SystemStartOptions } from '../harness/system.js'
 import { waitForPort } from '../harness/wait-for-port.js'
 import { heraldNodeFlags, heraldRoot, heraldVersion } from './herald-server-system.js'
+import { resetBenchHistory } from './reset-bench-history.js'
 
 /** Time allowed for a hub node to listen and answer `/readyz` with 200. @defaultValue 20,000 ms */
 export const HUB_START_TIMEOUT_MS = 20_000
@@ -56,6 +58,8 @@ interface HubVariant {
   readonly engineProcess?: string
   /** Host and port that must accept TCP connections for the variant to run. */
   readonly engineAddress?: { readonly url: string; readonly defaultPort: number }
+  /** Empties the engine's bench history before the nodes start (see `reset-bench-history.ts`). */
+  reset?(): Promise<void>
 }
 
 /** PIDs of processes whose `/proc/<pid>/comm` is `name`. */
@@ -128,6 +132,7 @@ function defineHub(variant: HubVariant): SystemDefinition {
         encoding: 'utf8',
       }).trim()
       const { history, broker } = variant.engine(options.workDir)
+      await variant.reset?.()
       const services: ChildService[] = []
       const ports: number[] = []
       const stopAll = async (): Promise<void> => {
@@ -297,6 +302,7 @@ function engineHub(engine: 'redis' | 'nats', name: string, url: string, defaultP
     engine: () => ({ history: url, broker: url }),
     engineProcess: `${engine}-server`,
     engineAddress: { url, defaultPort },
+    reset: () => resetBenchHistory(engine, url),
   })
 }
 
