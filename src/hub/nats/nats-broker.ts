@@ -134,14 +134,17 @@ export class NatsBroker implements Broker {
   /**
    * {@link NatsBroker.publish} for a message that `encodeMessage` of `message-codec.ts` encoded already: a
    * `NatsStreamBroker` validates each message by encoding it, and forwards that payload here.
+   *
+   * @param confirm - `false` resolves once nats.js took the message on an open connection, without the flush that
+   *   confirms it (the copies of a `NatsStreamBroker`, which nothing waits for).
    * @internal
    */
-  publishEncoded(payload: Uint8Array): Promise<void> {
+  publishEncoded(payload: Uint8Array, confirm = true): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
     const nc = this.#nc
     // Connected and up: send at once, so that publishes leave in call order. Otherwise wait for the connection (up to
     // requestTimeoutMs) behind the publishes already waiting; they resume in the order they came.
-    if (nc !== undefined && this.#waiting === 0 && this.#watch?.up === true) return this.#send(nc, payload)
+    if (nc !== undefined && this.#waiting === 0 && this.#watch?.up === true) return this.#send(nc, payload, confirm)
     this.#waiting++
     return this.#connect()
       .then(async (connected) => {
@@ -151,7 +154,7 @@ export class NatsBroker implements Broker {
       .then(
         (connected) => {
           this.#waiting--
-          return this.#send(connected, payload)
+          return this.#send(connected, payload, confirm)
         },
         (cause: unknown) => {
           this.#waiting--
@@ -201,7 +204,7 @@ export class NatsBroker implements Broker {
     if (this.#closed) throw closedError()
   }
 
-  #send(nc: NatsConnection, payload: Uint8Array): Promise<void> {
+  #send(nc: NatsConnection, payload: Uint8Array, confirm: boolean): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
     if (nc.isClosed()) return Promise.reject(this.#unavailable(new Error('the connection to NATS is closed')))
     const maxPayload = nc.info?.max_payload ?? Number.POSITIVE_INFINITY
@@ -218,7 +221,7 @@ export class NatsBroker implements Broker {
     } catch (cause) {
       return Promise.reject(this.#unavailable(cause))
     }
-    return this.#flushSoon(nc)
+    return confirm ? this.#flushSoon(nc) : RESOLVED
   }
 
   /** One PING for every publish of the current tick: its answer confirms them all. */

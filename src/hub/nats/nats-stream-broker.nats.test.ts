@@ -156,7 +156,7 @@ describe.runIf(hasNats)('NatsStreamBroker', () => {
     await vi.waitFor(() => expect(received).toStrictEqual(messages))
   })
 
-  it('resolves publish without waiting for the copy, reports a copy the server never confirmed, and close() waits for it', async () => {
+  it('resolves publish without waiting for the copy, reports a copy that never found a connection, and close() waits for it', async () => {
     const errors: HubError[] = []
     const unreachable = broker(streamName(), {
       url: 'nats://127.0.0.1:1',

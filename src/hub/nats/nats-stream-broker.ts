@@ -58,16 +58,17 @@ export interface NatsStreamBrokerOptions {
   readonly subjectPrefix?: string
   /**
    * A core NATS subject each published message is also sent to, so that hub nodes of the same cluster that run a
-   * {@link NatsBroker} (configured with a broker URL other than their history URL) still receive it. The copy is sent
-   * without waiting for the server (see `publish`); `null` sends nothing. Listeners of this broker never read the
-   * subject. It must lie outside `<subjectPrefix>.>`, or JetStream would store the forwarded messages in the history.
+   * {@link NatsBroker} (configured with a broker URL other than their history URL) still receive it. The copy is handed
+   * to the connection without waiting for the server (see `publish`); `null` sends nothing. Listeners of this broker
+   * never read the subject. It must lie outside `<subjectPrefix>.>`, or JetStream would store the forwarded messages in the history.
    *
    * @defaultValue `DEFAULT_NATS_BROKER_SUBJECT` (`'herald.broker'`, the {@link NatsBroker} default)
    */
   readonly subject?: string | null
   /**
    * How long one request may take, waiting for a lost connection to come back included: `subscribe` fails with
-   * `ERR_HUB_BROKER_UNAVAILABLE` past it, and a copy for `subject` is reported to `onError` past it.
+   * `ERR_HUB_BROKER_UNAVAILABLE` past it, and a copy for `subject` that waited that long for the connection is reported
+   * to `onError`.
    *
    * @defaultValue `DEFAULT_NATS_REQUEST_TIMEOUT_MS` (5 s)
    */
@@ -144,9 +145,9 @@ const RETRY_DELAY_MS = 100
  * - **Publish.** `history.append` already put the update in the stream, so listeners get it from there, whoever
  *   called `publish`. `publish` checks the message, sends a copy to the core `subject` (for nodes on a
  *   {@link NatsBroker}, which a cluster may mix in, during a move from one broker to the other say) and resolves at
- *   once; copies leave in call order, and one the server does not confirm in time (a flush) is reported to
- *   `onError`. `close()` waits for the copies under way. A message that was not appended to the history reaches no
- *   listener.
+ *   once; copies leave in call order, without a flush to confirm each (a copy that waits longer than
+ *   `requestTimeoutMs` for a lost connection is reported to `onError`, as the outage itself is). `close()` waits for
+ *   the copies under way. A message that was not appended to the history reaches no listener.
  * - **Reconnects.** After the connection drops, the tail goes on from the last sequence read: nothing retained is
  *   missed, and `onMissed` is not called. It is called (see `SubscribeOptions.onMissed`) before the next message when
  *   messages after that sequence were discarded before they were read (a long outage, a purge), or when the stream
@@ -244,6 +245,11 @@ export class NatsStreamBroker implements Broker {
    * bench/RESULTS.md). The copy is not what makes a publish durable; the history is. A copy beyond the server's
    * `max_payload` is reported as `ERR_HUB_BROKER_MESSAGE_TOO_LARGE`.
    *
+   * Why no flush for each copy: its answer confirmed only that the server had the copy, which no listener of the
+   * pub/sub nodes is the better for, and it cost a PING and a PONG per update; the two-node benchmark's scenario S
+   * (`npm run bench:hub -- --systems herald-hub-nats-2 --scenarios S`, bench/RESULTS.md, eleventh round) spent that on
+   * the node that takes the publishes.
+   *
    * @throws `ERR_HUB_BROKER_MESSAGE_INVALID` (rejects) for a message that breaks the `HubMessage` contract,
    *   `ERR_HUB_BROKER_CLOSED` after `close()`.
    */
@@ -256,7 +262,7 @@ export class NatsStreamBroker implements Broker {
       return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
     }
     // The copy carries the payload that validated the message: encoded once.
-    if (this.#mirror !== undefined) this.#copies.send(this.#mirror.publishEncoded(payload), message)
+    if (this.#mirror !== undefined) this.#copies.send(this.#mirror.publishEncoded(payload, false), message)
     return RESOLVED
   }
 
