@@ -108,8 +108,10 @@ type EngineConstructor<T> = new (options: Record<string, unknown>) => T
  * - a Redis or NATS broker URL that reaches the same server as the history URL (same scheme, credentials, host as
  *   written, port and, on Redis, database, defaults filled in) and names no other history (a `keyPrefix`, `stream`
  *   or `subjectPrefix` on the broker URL, if any, is the history's) → `RedisStreamBroker` / `NatsStreamBroker`,
- *   which deliver updates by reading the history's stream, in history order, instead of through pub/sub (see
- *   `docs/scale-out.md`). The same URL given twice always qualifies.
+ *   which deliver updates in history order (see `docs/scale-out.md`). The same URL given twice always qualifies. On
+ *   Redis, the history's append script then sends the copies for nodes of the cluster on `RedisBroker` (its
+ *   `copyChannel` is the broker's channel) and the stream broker sends none (`channel: null`): a publish costs one
+ *   round trip to Redis.
  *
  * When the broker cannot be built, the history already opened is closed before the error propagates.
  *
@@ -138,7 +140,9 @@ export async function createEngines(settings: EngineSettings, options: CreateEng
 
 /**
  * Builds the history store named by `settings.history` (see {@link createEngines}); a Redis or NATS URL's query
- * parameters set its names (`keyPrefix`; `stream`, `subjectPrefix`).
+ * parameters set its names (`keyPrefix`; `stream`, `subjectPrefix`). When `settings.broker` is a Redis broker that
+ * tails this Redis history, the history copies each update to the broker's channel, for pub/sub nodes (its
+ * `copyChannel`): pair it with the broker {@link createBroker} builds from the same settings, which sends no copies.
  *
  * @throws `ERR_HUB_INVALID_OPTION` for a setting that names no engine or an unknown, repeated or invalid query
  *   parameter; `ERR_HUB_ENGINE_UNAVAILABLE`; the engine's own construction errors.
@@ -179,7 +183,8 @@ export async function createHistory(settings: EngineSettings, options: CreateEng
  * Builds the broker named by `spec` (see {@link createEngines}); pass the history setting as `options.history` so
  * that a broker on the history's own Redis or NATS tails the history (`RedisStreamBroker`, `NatsStreamBroker`). A
  * Redis or NATS URL's query parameters set its names (`channel`; `subject`); a broker that tails takes the history's
- * names from `options.history`.
+ * names from `options.history`. A `RedisStreamBroker` built here sends no copies for pub/sub nodes: the history
+ * {@link createHistory} builds from the same settings does.
  *
  * @throws `ERR_HUB_INVALID_OPTION` for a setting that names no engine, an unknown, repeated or invalid query
  *   parameter (of `spec` or `options.history`), or a NATS broker subject inside the history's subjects;
