@@ -59,8 +59,9 @@ export interface RedisStreamBrokerOptions {
   /**
    * A pub/sub channel each published message is also sent to, so that hub nodes of the same cluster that run a
    * {@link RedisBroker} (configured with a broker URL other than their history URL) still receive it. The copy is
-   * sent without waiting for Redis (see `publish`); `null` sends nothing. Listeners of this broker never read the
-   * channel.
+   * sent without waiting for Redis (see `publish`); `null` sends nothing, for a cluster with no such node or whose
+   * history sends the copies itself (`RedisHistory`'s `copyChannel`, as `createEngines` builds them). Listeners of
+   * this broker never read the channel.
    *
    * @defaultValue `DEFAULT_REDIS_BROKER_CHANNEL` (`'herald:broker'`, the {@link RedisBroker} default)
    */
@@ -87,8 +88,9 @@ export interface RedisStreamBrokerOptions {
   /**
    * Receives errors that do not fail a call: a listener that threw (`ERR_HUB_BROKER_LISTENER_FAILED`), a stream
    * entry or a notice Herald did not write, skipped (`ERR_HUB_BROKER_MESSAGE_INVALID`), a lost connection
-   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage of each connection; it reconnects on its own), a copy for `channel`
-   * that Redis did not acknowledge (`ERR_HUB_BROKER_UNAVAILABLE`). An error thrown by `onError` itself is rethrown from a microtask.
+   * (`ERR_HUB_BROKER_UNAVAILABLE`, once per outage of each connection; it reconnects on its own), a copy for
+   * `channel` that Redis did not acknowledge (`ERR_HUB_BROKER_UNAVAILABLE`). An error thrown by `onError` itself is
+   * rethrown from a microtask.
    *
    * @defaultValue a function that ignores the error
    */
@@ -129,8 +131,9 @@ const RETRY_DELAY_MS = 100
  *   there, whoever called `publish`. `publish` checks the message, sends a copy to the pub/sub `channel` (for nodes on
  *   a {@link RedisBroker}, which a cluster may mix in, during a move from one broker to the other say) and resolves at
  *   once; copies leave in call order on one connection, and one Redis does not acknowledge in time is reported to
- *   `onError`. `close()` waits for the copies under way. A message that was not appended to the history reaches no
- *   listener.
+ *   `onError`. `close()` waits for the copies under way. With `channel: null` it sends none: the history's append
+ *   script can send them instead, at no round trip (`RedisHistory`'s `copyChannel`, which `createEngines` uses). A
+ *   message that was not appended to the history reaches no listener.
  * - **Reconnects.** Notices published while the notice connection is down are lost to it; when it is back, the tail
  *   goes on from the last entry delivered: nothing retained is missed, and `onMissed` is not called. It is called
  *   (see `SubscribeOptions.onMissed`) before the next message when entries after that one were evicted before they
@@ -173,6 +176,8 @@ export class RedisStreamBroker implements Broker {
   #wake: (() => void) | undefined
   /** The tail's last round trip failed: an outage is under way (reported once). */
   #failing = false
+  /** The notice connection is down: notices are being lost. */
+  #noticesDown = false
   /** When the outage under way began (`Date.now()` time; 0 when none), the date `onMissed` is given. */
   #disconnectedAt = 0
   #closed = false
@@ -199,11 +204,15 @@ export class RedisStreamBroker implements Broker {
       channel: noticeChannel,
       onMessage: (payload) => this.#onNotice(payload, noticeChannel),
       onDown: (cause) => {
+        this.#noticesDown = true
         if (this.#disconnectedAt === 0) this.#disconnectedAt = Date.now()
         this.#subscriptions.report(unavailable('lost the notice connection', cause))
       },
       // Notices published meanwhile never arrive: read them from the stream.
-      onResubscribed: () => this.#signal(),
+      onResubscribed: () => {
+        this.#noticesDown = false
+        this.#signal()
+      },
     })
     this.#mirror =
       channel === null
@@ -301,10 +310,9 @@ export class RedisStreamBroker implements Broker {
       try {
         this.#signalled = false
         const read = await this.#readBatch()
-        if (this.#failing) {
-          this.#failing = false
-          this.#disconnectedAt = 0
-        }
+        this.#failing = false
+        // The read delivered what the outage held back, if any: from here on, a gap is dated anew.
+        if (!this.#noticesDown) this.#disconnectedAt = 0
         if (read < this.#batchSize && !this.#isClosed()) await this.#waitForSignal()
       } catch (error) {
         if (this.#isClosed()) return
