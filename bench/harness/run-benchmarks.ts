@@ -44,7 +44,10 @@ const safeName = (text: string): string => text.replace(/[^A-Za-z0-9_.-]+/g, '-'
 
 /**
  * Runs every (scenario, system, repeat) combination in order: scenarios outermost, so the systems of one
- * scenario run back to back under the same machine conditions.
+ * scenario run back to back under the same machine conditions, then rounds, each running every system once, so that
+ * the repeats of one system are spread over the batch. Why rounds: a shared machine's speed drifts over minutes (one
+ * batch here saw one system's CPU per delivery go from 4.4 to 7.2 µs within the hour), and with the repeats of one
+ * system back to back, such a drift fell on one system only and showed as a difference between systems.
  */
 export async function runBenchmarks(options: RunOptions, context: BenchmarkContext): Promise<BenchmarkOutcome> {
   const { progress, signal } = context
@@ -67,8 +70,8 @@ export async function runBenchmarks(options: RunOptions, context: BenchmarkConte
 
   let standard = true
   for (const scenarioId of options.scenarios) {
-    for (const system of available) {
-      for (let round = 1; round <= options.repeat; round++) {
+    for (let round = 1; round <= options.repeat; round++) {
+      for (const system of available) {
         if (signal.aborted) break
         const label = `[${system.name} ${scenarioId}${options.repeat > 1 ? ` #${round}` : ''}]`
         try {
