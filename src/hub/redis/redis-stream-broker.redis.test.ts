@@ -118,6 +118,8 @@ describe.runIf(hasRedis)('RedisStreamBroker', () => {
   it('delivers each update from the append script\'s notice, without reading the stream for it', async () => {
     const prefix = keyPrefix()
     const store = history(prefix)
+    // The store exists before the broker starts: a broker that started before it adopts its epoch with a read.
+    await store.append(sampleUpdate(0))
     const { received, listen } = recorder()
     await listen(broker({ keyPrefix: prefix, pollMs: 60_000 }))
     // Every command Redis runs on this history's keys, from now on.
