@@ -163,6 +163,10 @@ type ScriptReply = readonly unknown[]
  *   reconnects, each for at most `commandTimeoutMs`, then fail with `ERR_HUB_HISTORY_UNAVAILABLE`. An append that
  *   fails this way was not acknowledged; it may still have been applied if Redis received it just before the
  *   connection broke, so a publisher that retries may store the update twice (under two positions), never lose it.
+ * - **Notices**: the append script publishes each update it keeps on `<keyPrefix>appended@<database>`, with its
+ *   position and the id of the entry before it, in stream order; `RedisStreamBroker` delivers from these. With
+ *   `copyChannel`, it publishes the same message there too, for nodes on `RedisBroker`. A Redis user restricted by
+ *   ACLs needs `PUBLISH` on those channels.
  * - **Durability**: `capabilities.durable` is the `durable` option (see there); `sharedAcrossNodes` is true.
  *
  * @example
