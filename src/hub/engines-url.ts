@@ -232,6 +232,11 @@ function valueProblem(name: string, value: string): string | undefined {
   return undefined
 }
 
+/** The database a Redis URL names, as node-redis reads it: the number in its path, else 0 (`NaN` for another path). */
+export function redisUrlDatabase(url: URL): number {
+  return url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0
+}
+
 /** A Redis URL spelled one way, the way node-redis reads it: scheme, credentials, host, port, database. */
 function redisServer(url: string, fail: (problem: string) => never): string {
   let parsed: URL
@@ -240,7 +245,7 @@ function redisServer(url: string, fail: (problem: string) => never): string {
   } catch {
     return fail('is not a valid URL (redis[s]://[[user]:password@]host[:port][/database])')
   }
-  const database = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0
+  const database = redisUrlDatabase(parsed)
   if (!Number.isSafeInteger(database) || database < 0) fail(`the database "${parsed.pathname.slice(1)}" is not a number`)
   return JSON.stringify([
     parsed.protocol,

@@ -1,5 +1,6 @@
 // Connections of the Redis engines. Internal: not re-exported from index.ts.
 import { createClient, ErrorReply, type RedisClientOptions } from 'redis'
+import { redisUrlDatabase } from '../engines-url.js'
 import { HubError } from '../errors.js'
 import { withTimeout } from '../with-timeout.js'
 
@@ -171,11 +172,7 @@ export function destroyRedisClient(client: RedisClient): void {
  * entryNoticeChannel('herald:history:', 'redis://cache:6379/2') // 'herald:history:appended@2'
  */
 export function entryNoticeChannel(keyPrefix: string, url: string, clientOptions: RedisEngineClientOptions | undefined): string {
-  let database = clientOptions?.database
-  if (database === undefined) {
-    const path = URL.canParse(url) ? new URL(url).pathname.slice(1) : ''
-    database = path === '' ? 0 : Number(path)
-  }
+  const database = clientOptions?.database ?? (URL.canParse(url) ? redisUrlDatabase(new URL(url)) : 0)
   return `${keyPrefix}appended@${database}`
 }
 
