@@ -6,9 +6,13 @@ export interface TcpProxy {
   readonly port: number
   /** Closes every proxied connection at once, as a network failure would; new connections are accepted. */
   cut(): void
-  /** Closes every proxied connection and refuses new ones (they are closed on arrival) until {@link TcpProxy.up}. */
+  /**
+   * Closes every proxied connection and stops listening until {@link TcpProxy.up}: new connections are refused
+   * (`ECONNREFUSED`), as for a server that is down. (Accepting them only to close them would let a client write its
+   * queued commands on a connection that then breaks, which a stopped server never does.)
+   */
   down(): void
-  /** Accepts and forwards new connections again. */
+  /** Listens on the same port again and forwards new connections. */
   up(): void
   /**
    * Stops passing the server's bytes to the connections open now, which stay open: their requests go out and their
@@ -33,7 +37,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const sockets = new Set<Socket>()
   /** Each upstream connection and the client it replies to. */
   const pipes = new Map<Socket, Socket>()
-  let accepting = true
+  let listening = true
   const track = (socket: Socket): void => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
@@ -41,10 +45,6 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   }
   const server = createServer((client) => {
     track(client)
-    if (!accepting) {
-      client.destroy()
-      return
-    }
     const upstream = connect(target)
     track(upstream)
     client.pipe(upstream)
@@ -62,15 +62,21 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const cut = (): void => {
     for (const socket of sockets) socket.destroy()
   }
+  const port = address.port
   return {
-    port: address.port,
+    port,
     cut,
     down: () => {
-      accepting = false
+      if (!listening) return
+      listening = false
+      server.close()
       cut()
     },
     up: () => {
-      accepting = true
+      if (listening) return
+      listening = true
+      // A failure to listen again (the port was taken meanwhile) surfaces as the server's 'error' event.
+      server.listen(port, '127.0.0.1')
     },
     stall: () => {
       for (const [upstream, client] of pipes) {
@@ -83,6 +89,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     close: () =>
       new Promise<void>((resolve) => {
         cut()
+        if (!listening) return resolve()
+        listening = false
         server.close(() => resolve())
       }),
   }
