@@ -205,10 +205,9 @@ describe.each(ENGINES)('engine connection faults on $name', (engine) => {
       else expect(delivery.duplicates).toEqual([])
     }, 30_000)
 
-    // Known limitation, open (docs/scale-out.md, "Known limitations"): after a broker reconnect, recovery reads history
-    // after the last update this node delivered, so an older update still on its way from a slow node to a pub/sub
-    // broker is skipped. Fixed only where live delivery follows history order (a broker that tails the history).
-    it.skip('delivers an update of a node slow to reach the broker to a node whose broker connection dropped meanwhile', async () => {
+    // After a broker reconnect, recovery reads history from the earliest of the node's last deliveries (not after the
+    // last one), so it finds an older update still on its way from a slow node to a pub/sub broker.
+    it('delivers an update of a node slow to reach the broker to a node whose broker connection dropped meanwhile', async () => {
       const [slowBroker, subscriberBroker] = await Promise.all([cluster.proxy(), cluster.proxy()])
       const [slowNode, fastNode, subscriberNode] = await Promise.all([
         cluster.start({ broker: engine.urlThrough(slowBroker.port) }),
@@ -222,6 +221,7 @@ describe.each(ENGINES)('engine connection faults on $name', (engine) => {
       await waitForId(stream, first.body)
       // The slow node stores `slow`; its broker publish waits. The fast node stores and delivers `fast` after it.
       slowBroker.down()
+      await waitFor(() => BROKER_PUBLISHER_LOST.test(slowNode.stderr), 'the slow node to see its broker connection closed')
       const slowId = newId('slow')
       const slow = publishUpdate(slowNode.hubUrl, { token, topic, data: 'slow', id: slowId })
       await waitUntilStored(streams, fastNode.hubUrl, topic, first.body, slowId)

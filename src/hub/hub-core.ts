@@ -13,6 +13,7 @@ import type { HubRequest } from './hub-request.js'
 import { HubSubscriber } from './hub-subscriber.js'
 import { HUB_PATH } from './http/publish-request.js'
 import { parseSubscribeRequest } from './http/subscribe-request.js'
+import { RecentPositions } from './recent-positions.js'
 import { compareOffsets, type StreamPosition } from './stream-position.js'
 import { SubscriberRegistry } from './subscriber-registry.js'
 import { createTopicSelector, type TopicSelectorSpec } from './topic-selector.js'
@@ -59,6 +60,12 @@ const RECOVERY_RETRY_MS = 100
 const RECOVERY_RETRY_MAX_MS = 10_000
 /** Entries examined per read while finding the history's newest position at start. */
 const HEAD_SCAN_PAGE = 1000
+/**
+ * How many of its last deliveries a node remembers, for recovery to read history from the earliest of them and skip
+ * those (see {@link RecentPositions}): an update of a node slow to reach a pub/sub broker is found when fewer than
+ * this many updates were delivered between its append and the broker outage.
+ */
+const RECOVERY_LOOK_BACK = 1_000
 
 /** Whether `position` is at or before `mark` in the same epoch. */
 function isAtOrBefore(position: StreamPosition, mark: StreamPosition | undefined): boolean {
@@ -76,8 +83,8 @@ export class HubCore {
   /** The id of the last update dispatched, for the subscriptions API's `lastEventID`. */
   lastEventId = 'earliest'
   #draining = false
-  /** The position of the last message dispatched, where recovery after a broker reconnect reads from. */
-  #lastPosition: StreamPosition | undefined
+  /** The last messages dispatched (shared histories only): where recovery reads from, and what it skips. */
+  readonly #recent = new RecentPositions(RECOVERY_LOOK_BACK)
   /** Live messages held while recovering, or `undefined` when not recovering. */
   #held: HubMessage[] | undefined
   #heldOverflow = false
@@ -166,7 +173,7 @@ export class HubCore {
   }
 
   #deliver(message: HubMessage): void {
-    this.#lastPosition = message.position
+    if (this.settings.history.capabilities.sharedAcrossNodes) this.#recent.add(message.position)
     this.lastEventId = message.update.id
     // Counted once per message: a metric update per subscriber showed in the hub benchmark's profile (`npm run
     // bench:hub -- --systems herald-hub --scenarios S`).
@@ -175,11 +182,13 @@ export class HubCore {
   }
 
   /**
-   * The broker may have lost messages (its connection dropped and came back): hold live messages, read history after
-   * the last position dispatched (or, on a node that has dispatched nothing yet, after the history's newest entry
-   * when the node started) and dispatch what was missed, then release the held messages that history did not already
-   * cover. When the outage outlasted the history, every subscriber gets the gap event first. Needs a history shared
-   * with the publishing nodes (Redis, NATS); with none, there is nothing to read and the held messages are released.
+   * The broker may have lost messages (its connection dropped and came back): hold live messages, read history from
+   * the earliest of the last deliveries (see `#recoveryStart`) and dispatch what was not dispatched yet, then
+   * release the held messages that history did not already cover. Reading from before the last delivery finds the
+   * update of a node that was slow to reach a pub/sub broker, older than updates delivered before the outage but sent
+   * during it. When the outage outlasted the history, every subscriber gets the gap event first. Needs a history
+   * shared with the publishing nodes (Redis, NATS); with none, there is nothing to read and the held messages are
+   * released.
    */
   async #recover(): Promise<void> {
     if (this.#held !== undefined || !this.settings.history.capabilities.sharedAcrossNodes) return
@@ -188,13 +197,17 @@ export class HubCore {
     try {
       for (let round = 0; round < MAX_RECOVERY_ROUNDS; ) {
         try {
-          let from: StreamPosition | 'earliest' = this.#lastPosition ?? (await this.#startHead) ?? 'earliest'
-          for (;;) {
+          const furthest = this.#recent.furthest()
+          let from = await this.#recoveryStart()
+          for (let first = true; ; first = false) {
             const page = await this.settings.history.readAfter(from, { match: () => true, limit: this.settings.replayPageSize })
-            if (page.gap) this.#announceGap(page.messages[0]?.update.id ?? null)
+            // The start may be gone from history while everything after the furthest delivery is still there: then
+            // nothing this node had not delivered is known to be lost.
+            const oldest = page.messages[0]
+            if (page.gap && !(first && oldest !== undefined && isAtOrBefore(oldest.position, furthest))) this.#announceGap(oldest?.update.id ?? null)
             for (const message of page.messages) {
               this.#recoveredUpTo = message.position
-              this.#deliver(message)
+              if (!this.#recent.has(message.position)) this.#deliver(message)
             }
             if (page.done || page.next === undefined) break
             from = page.next
@@ -222,6 +235,21 @@ export class HubCore {
         if (!isAtOrBefore(message.position, this.#recoveredUpTo)) this.#deliver(message)
       }
     }
+  }
+
+  /**
+   * Where recovery reads history from: the earliest of the last {@link RECOVERY_LOOK_BACK} positions delivered or,
+   * while the node has delivered fewer since it started, the history's newest entry at its start, so that it finds
+   * every update since then that it missed. A node that delivered nothing yet and has no start position reads from
+   * the beginning.
+   */
+  async #recoveryStart(): Promise<StreamPosition | 'earliest'> {
+    const earliest = this.#recent.earliest()
+    if (earliest === undefined) return (await this.#startHead) ?? 'earliest'
+    if (this.#recent.full) return earliest
+    const head = await this.#startHead
+    if (head !== undefined && head.epoch === earliest.epoch && compareOffsets(head.offset, earliest.offset) < 0) return head
+    return earliest
   }
 
   /** Tells every subscriber that updates were lost (the broker outage outlasted the history). */

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Broker, SubscribeOptions, Unsubscribe } from './broker/broker.js'
-import { MemoryBroker } from './broker/memory-broker.js'
 import { MemoryHistory } from './history/memory-history.js'
 import type { ReadQuery, ReadResult } from './history/history-store.js'
 import { sampleUpdate } from './history/testing/history-suite.js'
@@ -8,14 +7,25 @@ import { createHub, type Hub } from './hub.js'
 import type { StreamPosition } from './stream-position.js'
 import type { HubMessage } from './update.js'
 
+/** A pub/sub bus that the brokers of several nodes share, as Redis pub/sub or core NATS is. */
+class Bus {
+  readonly brokers = new Set<BusBroker>()
+}
+
 /**
- * A broker whose "connection" can drop: while down, published messages are lost for the listeners (as Redis
- * pub/sub or core NATS lose them); on reconnect it calls `onMissed` first, as the engines do.
+ * One node's broker on a {@link Bus}. Its "connection" can drop: while down, the messages sent on the bus are lost
+ * to its listeners, and on reconnect it calls `onMissed`, as the engines do. Its publishes can be held, as on a slow
+ * network to the broker: they reach the bus, in order, once released.
  */
-class FlakyBroker implements Broker {
-  readonly #inner = new MemoryBroker()
+class BusBroker implements Broker {
   #down = false
-  #missed: (() => void)[] = []
+  #held: (() => void)[] | undefined
+  readonly #listeners = new Set<(message: HubMessage) => void>()
+  readonly #missed: (() => void)[] = []
+
+  constructor(readonly bus: Bus = new Bus()) {
+    bus.brokers.add(this)
+  }
   disconnect(): void {
     this.#down = true
   }
@@ -23,18 +33,39 @@ class FlakyBroker implements Broker {
     this.#down = false
     for (const notify of this.#missed) notify()
   }
+  hold(): void {
+    this.#held = []
+  }
+  release(): void {
+    const held = this.#held ?? []
+    this.#held = undefined
+    for (const send of held) send()
+  }
   publish(message: HubMessage): Promise<void> {
-    return this.#down ? Promise.resolve() : this.#inner.publish(message)
+    const held = this.#held
+    if (held === undefined) return Promise.resolve(this.#send(message))
+    return new Promise((resolve) => held.push(() => resolve(this.#send(message))))
   }
   subscribe(onMessage: (m: HubMessage) => void, options?: SubscribeOptions): Promise<Unsubscribe> {
-    if (options?.onMissed !== undefined) {
-      const onMissed = options.onMissed
-      this.#missed.push(() => onMissed({ reason: 'reconnect', disconnectedAt: Date.now() }))
-    }
-    return this.#inner.subscribe(onMessage)
+    const onMissed = options?.onMissed
+    if (onMissed !== undefined) this.#missed.push(() => onMissed({ reason: 'reconnect', disconnectedAt: Date.now() }))
+    this.#listeners.add(onMessage)
+    return Promise.resolve(() => {
+      this.#listeners.delete(onMessage)
+      return Promise.resolve()
+    })
   }
   close(): Promise<void> {
-    return this.#inner.close()
+    this.bus.brokers.delete(this)
+    return Promise.resolve()
+  }
+  #send(message: HubMessage): void {
+    for (const broker of this.bus.brokers) {
+      if (broker.#down) continue
+      queueMicrotask(() => {
+        for (const listener of broker.#listeners) listener(message)
+      })
+    }
   }
 }
 
@@ -53,63 +84,165 @@ class CountingHistory extends SharedMemoryHistory {
 }
 
 const hubs: Hub[] = []
+const controllers: AbortController[] = []
 afterEach(async () => {
+  for (const controller of controllers.splice(0)) controller.abort()
   await Promise.all(hubs.splice(0).map((h) => h.close({ drainTimeoutMs: 50 })))
 })
 
+/** Starts a hub with anonymous subscribers and no heartbeat, closed after the test. */
+async function startHub(broker: Broker, history: MemoryHistory): Promise<{ hub: Hub; url: string }> {
+  const hub = createHub({ broker, history, anonymous: true, heartbeatMs: null })
+  hubs.push(hub)
+  const { url } = await hub.listen({ port: 0 })
+  return { hub, url }
+}
+
+/** A subscriber of topic `t` on the hub at `url`. */
+async function subscribe(url: string): Promise<{ data: () => string[]; text: () => string; until: (data: string) => Promise<void> }> {
+  const controller = new AbortController()
+  controllers.push(controller)
+  const response = await fetch(`${url}/.well-known/mercure?topic=t`, { signal: controller.signal })
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  const data = (): string[] => [...text.matchAll(/^data: (.*)$/gm)].map((m) => m[1] ?? '')
+  return {
+    data,
+    text: () => text,
+    /** Reads until an update with this data arrived. */
+    until: async (value) => {
+      while (!data().includes(value)) {
+        const { value: chunk, done } = await reader.read()
+        if (done) throw new Error(`the stream ended before ${value}`)
+        text += decoder.decode(chunk, { stream: true })
+      }
+    },
+  }
+}
+
+/** Resolves once `history` holds `count` entries. */
+async function untilStored(history: MemoryHistory, count: number): Promise<void> {
+  while ((await history.size()) < count) await new Promise((resolve) => setTimeout(resolve, 1))
+}
+
 describe('hub: broker reconnect', () => {
   it('re-reads history after the last dispatched update when the broker may have missed messages', async () => {
-    const broker = new FlakyBroker()
-    const hub = createHub({ broker, history: new SharedMemoryHistory(), anonymous: true, heartbeatMs: null })
-    hubs.push(hub)
-    const { url } = await hub.listen({ port: 0 })
-    const controller = new AbortController()
-    const response = await fetch(`${url}/.well-known/mercure?topic=t`, { signal: controller.signal })
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
-    let text = ''
-    const readUntil = async (count: number) => {
-      while ((text.match(/^data: /gm) ?? []).length < count) {
-        const { value, done } = await reader.read()
-        if (done) throw new Error('stream ended')
-        text += new TextDecoder().decode(value)
-      }
-    }
+    const broker = new BusBroker()
+    const { hub, url } = await startHub(broker, new SharedMemoryHistory())
+    const stream = await subscribe(url)
     await hub.publish({ topics: 't', data: 'before' })
-    await readUntil(1)
+    await stream.until('before')
     broker.disconnect()
     await hub.publish({ topics: 't', data: 'lost-1' })
     await hub.publish({ topics: 't', data: 'lost-2' })
     broker.reconnect()
     await hub.publish({ topics: 't', data: 'after' })
-    await readUntil(4)
-    expect([...text.matchAll(/^data: (.*)$/gm)].map((m) => m[1])).toEqual(['before', 'lost-1', 'lost-2', 'after'])
-    controller.abort()
+    await stream.until('after')
+    expect(stream.data()).toEqual(['before', 'lost-1', 'lost-2', 'after'])
   })
 
   it('starts a node from the newest entry of a shared history without reading the history, and recovers after it', async () => {
-    const broker = new FlakyBroker()
+    const broker = new BusBroker()
     const history = new CountingHistory()
     for (let n = 0; n < 3; n++) await history.append(sampleUpdate(n, { topics: ['t'] }))
-    const hub = createHub({ broker, history, anonymous: true, heartbeatMs: null })
-    hubs.push(hub)
-    const { url } = await hub.listen({ port: 0 })
-    const controller = new AbortController()
-    const response = await fetch(`${url}/.well-known/mercure?topic=t`, { signal: controller.signal })
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    const { hub, url } = await startHub(broker, history)
+    const stream = await subscribe(url)
     // This node delivered nothing yet when its broker drops: the recovery reads after the newest entry at its start.
     broker.disconnect()
     await hub.publish({ topics: 't', data: 'lost' })
     broker.reconnect()
     await hub.publish({ topics: 't', data: 'after' })
-    let text = ''
-    while ((text.match(/^data: /gm) ?? []).length < 2) {
-      const { value, done } = await reader.read()
-      if (done) throw new Error('stream ended')
-      text += new TextDecoder().decode(value)
-    }
-    expect([...text.matchAll(/^data: (.*)$/gm)].map((m) => m[1])).toEqual(['lost', 'after'])
+    await stream.until('after')
+    expect(stream.data()).toEqual(['lost', 'after'])
     // One read, the recovery's: finding the start took newest(), not a read through the history.
     expect(history.reads).toBe(1)
-    controller.abort()
+  })
+
+  // docs/scale-out.md: with a pub/sub broker, an update of a node slow to reach the broker can arrive after a newer
+  // one; when it is sent during this node's outage, recovery must still find it, though it is older than the last
+  // update this node delivered.
+  it('recovers an update of a node slow to reach the broker, older than the updates delivered before the outage', async () => {
+    const history = new SharedMemoryHistory()
+    const slowBroker = new BusBroker()
+    const subscriberBroker = new BusBroker(slowBroker.bus)
+    const slowNode = await startHub(slowBroker, history)
+    const subscriberNode = await startHub(subscriberBroker, history)
+    const stream = await subscribe(subscriberNode.url)
+    await slowNode.hub.publish({ topics: 't', data: 'first' })
+    await stream.until('first')
+    slowBroker.hold()
+    const slow = slowNode.hub.publish({ topics: 't', data: 'slow' })
+    await untilStored(history, 2)
+    await subscriberNode.hub.publish({ topics: 't', data: 'fast' })
+    await stream.until('fast')
+    // `slow` reaches the broker while the subscriber node's connection is down.
+    subscriberBroker.disconnect()
+    slowBroker.release()
+    await slow
+    subscriberBroker.reconnect()
+    await subscriberNode.hub.publish({ topics: 't', data: 'after' })
+    await stream.until('after')
+    expect(stream.data()).toEqual(['first', 'fast', 'slow', 'after'])
+  })
+
+  it('does not deliver again, after a broker reconnect, updates that arrived out of history order', async () => {
+    const history = new SharedMemoryHistory()
+    const slowBroker = new BusBroker()
+    const subscriberBroker = new BusBroker(slowBroker.bus)
+    const slowNode = await startHub(slowBroker, history)
+    const subscriberNode = await startHub(subscriberBroker, history)
+    const stream = await subscribe(subscriberNode.url)
+    slowBroker.hold()
+    const slow = slowNode.hub.publish({ topics: 't', data: 'slow' })
+    await untilStored(history, 1)
+    await subscriberNode.hub.publish({ topics: 't', data: 'fast' })
+    await stream.until('fast')
+    // Live, the older update arrives last: it is the last one this node delivered.
+    slowBroker.release()
+    await slow
+    await stream.until('slow')
+    subscriberBroker.disconnect()
+    await slowNode.hub.publish({ topics: 't', data: 'lost' })
+    subscriberBroker.reconnect()
+    await subscriberNode.hub.publish({ topics: 't', data: 'after' })
+    await stream.until('after')
+    expect(stream.data()).toEqual(['fast', 'slow', 'lost', 'after'])
+  })
+
+  it('sends no gap event when only deliveries before the last one left the history during the outage', async () => {
+    const broker = new BusBroker()
+    const { hub, url } = await startHub(broker, new SharedMemoryHistory({ maxEntries: 3 }))
+    const stream = await subscribe(url)
+    for (let n = 1; n <= 5; n++) await hub.publish({ topics: 't', data: `u${n}` })
+    await stream.until('u5')
+    broker.disconnect()
+    await hub.publish({ topics: 't', data: 'lost' })
+    broker.reconnect()
+    await hub.publish({ topics: 't', data: 'after' })
+    await stream.until('after')
+    expect(stream.data()).toEqual(['u1', 'u2', 'u3', 'u4', 'u5', 'lost', 'after'])
+    expect(stream.text()).not.toContain('event: herald-gap')
+  })
+
+  it('sends the gap event once when updates the node did not deliver left the history during the outage', async () => {
+    const broker = new BusBroker()
+    const { hub, url } = await startHub(broker, new SharedMemoryHistory({ maxEntries: 3 }))
+    const stream = await subscribe(url)
+    await hub.publish({ topics: 't', data: 'before' })
+    await stream.until('before')
+    broker.disconnect()
+    for (let n = 1; n <= 5; n++) await hub.publish({ topics: 't', data: `lost-${n}` })
+    broker.reconnect()
+    await hub.publish({ topics: 't', data: 'after' })
+    await stream.until('after')
+    // lost-1 and lost-2 were evicted before the node read them back, and lost-3 too when `after` was appended first;
+    // what history kept is delivered once, in order.
+    const updates = stream.data().filter((data) => !data.startsWith('{'))
+    const recovered = updates.slice(1, -1)
+    expect([updates[0], updates.at(-1)]).toEqual(['before', 'after'])
+    expect(recovered).toEqual(['lost-3', 'lost-4', 'lost-5'].slice(-recovered.length))
+    expect(recovered.length).toBeGreaterThanOrEqual(2)
+    expect(stream.text().match(/^event: herald-gap$/gm)).toHaveLength(1)
   })
 })
