@@ -126,6 +126,39 @@ async function untilStored(history: MemoryHistory, count: number): Promise<void>
   while ((await history.size()) < count) await new Promise((resolve) => setTimeout(resolve, 1))
 }
 
+/**
+ * Two nodes on one pub/sub bus and one history, and a subscriber on the second: `slowNode` is slow to reach the
+ * broker when `slowFirst()` runs.
+ */
+async function twoNodes() {
+  const history = new SharedMemoryHistory()
+  const slowBroker = new BusBroker()
+  const subscriberBroker = new BusBroker(slowBroker.bus)
+  const slowNode = await startHub(slowBroker, history)
+  const subscriberNode = await startHub(subscriberBroker, history)
+  const stream = await subscribe(subscriberNode.url)
+  return {
+    slowBroker,
+    subscriberBroker,
+    slowNode,
+    subscriberNode,
+    stream,
+    /**
+     * The slow node stores `slow` and holds its broker publish; the other node then stores `fast` and delivers it.
+     * Resolves with the slow node's publish, which completes once the held publish is released.
+     */
+    slowFirst: async (): Promise<{ slow: Promise<string> }> => {
+      const stored = await history.size()
+      slowBroker.hold()
+      const slow = slowNode.hub.publish({ topics: 't', data: 'slow' })
+      await untilStored(history, stored + 1)
+      await subscriberNode.hub.publish({ topics: 't', data: 'fast' })
+      await stream.until('fast')
+      return { slow }
+    },
+  }
+}
+
 describe('hub: broker reconnect', () => {
   it('re-reads history after the last dispatched update when the broker may have missed messages', async () => {
     const broker = new BusBroker()
@@ -163,19 +196,10 @@ describe('hub: broker reconnect', () => {
   // one; when it is sent during this node's outage, recovery must still find it, though it is older than the last
   // update this node delivered.
   it('recovers an update of a node slow to reach the broker, older than the updates delivered before the outage', async () => {
-    const history = new SharedMemoryHistory()
-    const slowBroker = new BusBroker()
-    const subscriberBroker = new BusBroker(slowBroker.bus)
-    const slowNode = await startHub(slowBroker, history)
-    const subscriberNode = await startHub(subscriberBroker, history)
-    const stream = await subscribe(subscriberNode.url)
+    const { slowBroker, subscriberBroker, slowNode, subscriberNode, stream, slowFirst } = await twoNodes()
     await slowNode.hub.publish({ topics: 't', data: 'first' })
     await stream.until('first')
-    slowBroker.hold()
-    const slow = slowNode.hub.publish({ topics: 't', data: 'slow' })
-    await untilStored(history, 2)
-    await subscriberNode.hub.publish({ topics: 't', data: 'fast' })
-    await stream.until('fast')
+    const { slow } = await slowFirst()
     // `slow` reaches the broker while the subscriber node's connection is down.
     subscriberBroker.disconnect()
     slowBroker.release()
@@ -187,17 +211,8 @@ describe('hub: broker reconnect', () => {
   })
 
   it('does not deliver again, after a broker reconnect, updates that arrived out of history order', async () => {
-    const history = new SharedMemoryHistory()
-    const slowBroker = new BusBroker()
-    const subscriberBroker = new BusBroker(slowBroker.bus)
-    const slowNode = await startHub(slowBroker, history)
-    const subscriberNode = await startHub(subscriberBroker, history)
-    const stream = await subscribe(subscriberNode.url)
-    slowBroker.hold()
-    const slow = slowNode.hub.publish({ topics: 't', data: 'slow' })
-    await untilStored(history, 1)
-    await subscriberNode.hub.publish({ topics: 't', data: 'fast' })
-    await stream.until('fast')
+    const { slowBroker, subscriberBroker, slowNode, subscriberNode, stream, slowFirst } = await twoNodes()
+    const { slow } = await slowFirst()
     // Live, the older update arrives last: it is the last one this node delivered.
     slowBroker.release()
     await slow
