@@ -19,8 +19,10 @@ export interface SubscribeOptions {
   /**
    * Called when messages published since the last delivered one may not have reached this subscription (the
    * engine's connection was lost and is back). Called before any message received after the loss reaches the
-   * listener, so the caller can hold live messages, re-read history after the last position it saw, then release
-   * the held ones, dropping those already read. Engines that cannot lose messages (memory, IPC) never call it.
+   * listener, so the caller can hold live messages, re-read history, then release the held ones, dropping those
+   * already read. A pub/sub broker does not deliver in history order across publishers, so the hub re-reads from
+   * before the last position it saw and skips what it delivered (see `docs/scale-out.md`). Engines that cannot lose
+   * messages (memory, IPC) never call it.
    */
   readonly onMissed?: (event: MissedMessages) => void
 }
