@@ -248,8 +248,7 @@ export class HubCore {
     if (earliest === undefined) return (await this.#startHead) ?? 'earliest'
     if (this.#recent.full) return earliest
     const head = await this.#startHead
-    if (head !== undefined && head.epoch === earliest.epoch && compareOffsets(head.offset, earliest.offset) < 0) return head
-    return earliest
+    return head !== undefined && isAtOrBefore(head, earliest) ? head : earliest
   }
 
   /** Tells every subscriber that updates were lost (the broker outage outlasted the history). */
