@@ -63,6 +63,22 @@ export class ProcMeter {
     return { cpuUs: (ticks / CLOCK_TICKS_PER_SECOND) * 1e6, rssKB, processes: tree.length }
   }
 
+  /**
+   * CPU time (µs) of each root's tree now, by root PID: where a system of several processes spends its time (two
+   * hub nodes and an engine, say). Does not touch the peak RSS.
+   */
+  cpuByRoot(): Map<number, number> {
+    const descendants = this.options.descendants !== false
+    const byRoot = new Map<number, number>()
+    for (const root of this.roots()) {
+      const tree = descendants ? processTree([root]) : [readProcStat(root)].filter((stat): stat is ProcStat => stat !== null)
+      let ticks = 0
+      for (const stat of tree) ticks += stat.cpuTicks + (descendants ? stat.reapedChildTicks : 0)
+      byRoot.set(root, (ticks / CLOCK_TICKS_PER_SECOND) * 1e6)
+    }
+    return byRoot
+  }
+
   /** Samples every `intervalMs` in the background until {@link ProcMeter.stop}. */
   startPeakTracking(intervalMs = DEFAULT_PEAK_SAMPLE_MS): void {
     if (this.timer) return

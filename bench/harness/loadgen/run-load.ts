@@ -223,6 +223,7 @@ export class LoadRun {
 
       // Publish, then drain.
       const beforePublish = meter.sample()
+      const byRootBefore = meter.cpuByRoot()
       const clientBefore = this.clientMeter.sample()
       const machineBefore = machineBusyUs()
       const publishStartUs = monotonicUs()
@@ -245,6 +246,7 @@ export class LoadRun {
       )
       await this.drain()
       const afterPublish = meter.sample()
+      const byRootAfter = meter.cpuByRoot()
       const serverSeconds = seconds(afterPublish.cpuUs - beforePublish.cpuUs)
       const clientSeconds = seconds(this.clientMeter.sample().cpuUs - clientBefore.cpuUs)
       const machineBusySeconds = seconds(machineBusyUs() - machineBefore)
@@ -262,7 +264,8 @@ export class LoadRun {
 
       const reports = await this.collect()
       meter.stop()
-      const parts = { plan, reports, publish, notReady, connectSeconds, before, connected, afterHold, beforePublish, afterPublish }
+      const cpuPublishSecondsByRoot = [...byRootAfter].map(([pid, us]) => ({ pid, seconds: seconds(us - (byRootBefore.get(pid) ?? us)) }))
+      const parts = { plan, reports, publish, notReady, connectSeconds, before, connected, afterHold, beforePublish, afterPublish, cpuPublishSecondsByRoot }
       return { ...this.assemble(parts), cpuPublishPhase }
     } finally {
       client.close()
@@ -405,6 +408,7 @@ export class LoadRun {
     afterHold: ProcSample
     beforePublish: ProcSample
     afterPublish: ProcSample
+    cpuPublishSecondsByRoot: readonly { readonly pid: number; readonly seconds: number }[]
   }): Omit<LoadOutcome, 'cpuPublishPhase'> {
     const { plan, reports, publish, before, connected, afterHold, beforePublish, afterPublish } = parts
     const { scenario, meter, system } = this.options
@@ -472,6 +476,7 @@ export class LoadRun {
         cpuConnectSeconds: seconds(connected.cpuUs - before.cpuUs),
         cpuHoldSeconds: seconds(afterHold.cpuUs - connected.cpuUs),
         cpuPublishSeconds,
+        cpuPublishSecondsByRoot: parts.cpuPublishSecondsByRoot,
         cpuUsPerDelivery: delivered > 0 ? (cpuPublishSeconds * 1e6) / delivered : null,
         rssBeforeKB: before.rssKB,
         rssConnectedKB: connected.rssKB,

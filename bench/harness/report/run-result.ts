@@ -67,6 +67,11 @@ export interface ServerResult {
   /** CPU while idle with every subscriber connected (scenarios with a hold time). */
   readonly cpuHoldSeconds: number
   readonly cpuPublishSeconds: number
+  /**
+   * The publish phase's CPU of each root process's tree, in the order of `rootPids` (a hub node, the engine's server):
+   * where a system of several processes spends it. Absent in results written before it was measured.
+   */
+  readonly cpuPublishSecondsByRoot?: readonly { readonly pid: number; readonly seconds: number }[]
   /** cpuPublishSeconds / delivered, µs (`null` without deliveries). */
   readonly cpuUsPerDelivery: number | null
   readonly rssBeforeKB: number
