@@ -170,6 +170,11 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
       expect(r.delivery.latency.count).toBe(50)
       expect(r.publish).toMatchObject({ sent: 5, acked: 5, errors: 0 })
       expect(r.server.rootPids).toHaveLength(1)
+      // Split by root process: one entry per root, together the publish phase's CPU (each read a moment apart).
+      const byRoot = r.server.cpuPublishSecondsByRoot ?? []
+      expect(byRoot.map((entry) => entry.pid)).toEqual(r.server.rootPids)
+      const summed = byRoot.reduce((total, entry) => total + entry.seconds, 0)
+      expect(Math.abs(summed - r.server.cpuPublishSeconds)).toBeLessThanOrEqual(0.05)
       expect(r.server.rssConnectedKB).toBeGreaterThan(0)
       expect(r.client.workers).toBe(2)
     }
