@@ -16,6 +16,7 @@ import {
   type PublishResult,
 } from './helpers/hub-cluster.js'
 import { sleep, waitFor } from './helpers/wait-for.js'
+import type { TcpProxy } from '../src/hub/redis/testing/tcp-proxy.js'
 
 // The connection between a hub node and its engine is cut while updates are published. The shared servers cannot be
 // restarted here, so a TCP proxy sits between one node and the engine: `cut()` drops its connections (the node
@@ -31,6 +32,16 @@ beforeAll(async () => {
 
 /** What a node logs when it lost the connection it publishes broker messages on (Redis: one of two; NATS: its one). */
 const BROKER_PUBLISHER_LOST = /Broker: lost the (publisher )?connection to (Redis|NATS)/
+
+/**
+ * Takes the broker behind `proxy` down and waits until `node` saw the connection it publishes on close. Publishing
+ * earlier would write to a socket that breaks under it: that publish was not acknowledged, and is answered 503 (it may
+ * or may not have reached the broker).
+ */
+async function takeBrokerDown(proxy: TcpProxy, node: { readonly stderr: string }): Promise<void> {
+  proxy.down()
+  await waitFor(() => BROKER_PUBLISHER_LOST.test(node.stderr), 'the node to see its broker connection closed')
+}
 
 /** Waits until `stream` received the update `id`. */
 function waitForId(stream: EventStreamClient, id: string, timeoutMs = 20_000): Promise<void> {
@@ -220,8 +231,7 @@ describe.each(ENGINES)('engine connection faults on $name', (engine) => {
       const first = await publishUpdate(fastNode.hubUrl, { token, topic, data: 'first' })
       await waitForId(stream, first.body)
       // The slow node stores `slow`; its broker publish waits. The fast node stores and delivers `fast` after it.
-      slowBroker.down()
-      await waitFor(() => BROKER_PUBLISHER_LOST.test(slowNode.stderr), 'the slow node to see its broker connection closed')
+      await takeBrokerDown(slowBroker, slowNode)
       const slowId = newId('slow')
       const slow = publishUpdate(slowNode.hubUrl, { token, topic, data: 'slow', id: slowId })
       await waitUntilStored(streams, fastNode.hubUrl, topic, first.body, slowId)
@@ -293,11 +303,8 @@ describe.each(ENGINES)('engine connection faults on $name', (engine) => {
       const topic = `https://herald.test/scale-out/${randomUUID()}/slow-broker`
       const before = await publishUpdate(publisher.hubUrl, { token, topic, data: 'before' })
       expect(before.status).toBe(200)
-      // The update is appended to history at once; its broker publish waits for the connection. The node must
-      // have seen its broker connection close first: a publish written to a socket that breaks under it was not
-      // acknowledged, and is answered 503 (it may or may not have reached the broker).
-      proxy.down()
-      await waitFor(() => BROKER_PUBLISHER_LOST.test(publisher.stderr), 'the publishing node to see its broker connection closed')
+      // The update is appended to history at once; its broker publish waits for the connection.
+      await takeBrokerDown(proxy, publisher)
       const slowId = newId('slow')
       const slow = publishUpdate(publisher.hubUrl, { token, topic, data: 'slow', id: slowId })
       await waitUntilStored(streams, other.hubUrl, topic, before.body, slowId)
@@ -321,8 +328,7 @@ describe.each(ENGINES)('engine connection faults on $name', (engine) => {
       expect((await publishUpdate(slowNode.hubUrl, { token, topic, data: 'warm-up' })).status).toBe(200)
       const first = await publishUpdate(fastNode.hubUrl, { token, topic, data: 'first' })
       const subscriber = await streams.open(subscriberNode.hubUrl, [topic], first.body)
-      proxy.down()
-      await waitFor(() => BROKER_PUBLISHER_LOST.test(slowNode.stderr), 'the slow node to see its broker connection closed')
+      await takeBrokerDown(proxy, slowNode)
       // The slow node stores its update first (history order: slow, fast) but reaches the broker after the fast one.
       const slowId = newId('slow')
       const slow = publishUpdate(slowNode.hubUrl, { token, topic, data: 'slow', id: slowId })

@@ -55,7 +55,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
+    server.listen(0, '127.0.0.1', () => {
+      // Left attached, it would swallow a later failure to listen again in up().
+      server.off('error', reject)
+      resolve()
+    })
   })
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('the proxy has no TCP address')
