@@ -101,6 +101,9 @@ export function createRedisClient(settings: RedisClientSettings): ReturnType<typ
 /** What {@link sendRedisCommand} needs of each client {@link createRedisClient} made: its timeout, and how to reset it. */
 const replyDeadlines = new WeakMap<RedisClient, { readonly commandTimeoutMs: number; readonly reset: (cause: Error) => void }>()
 
+/** Command options for a ready connection: no node-redis timeout (see {@link sendRedisCommand}). */
+const WRITTEN_AT_ONCE = Object.freeze({ timeout: 0 })
+
 /** The extra time a written command is given for its reply, past its own timeout. */
 const REPLY_GRACE_MS = 1_000
 
@@ -117,7 +120,12 @@ const REPLY_GRACE_MS = 1_000
  */
 export function sendRedisCommand<T>(client: RedisClient, args: readonly string[], options?: { readonly timeout?: number }): Promise<T> {
   const deadline = replyDeadlines.get(client)
-  const sent = client.sendCommand<T>(args, options)
+  // On a ready connection the command is written in this tick, and node-redis's own timeout (which only bounds the
+  // wait until then) would cost an `AbortSignal.timeout` per command: about 60 µs of CPU here, a sixth of a Redis
+  // node's whole append (alternating runs of 3,000 appends at 500/s, `EVALSHA` with and without it). The deadline
+  // below bounds the command in every case; node-redis's timeout still fails a command that waits in the offline
+  // queue while the connection is down, at its own time.
+  const sent = client.sendCommand<T>(args, client.isReady ? WRITTEN_AT_ONCE : options)
   if (deadline === undefined) return sent
   const waitMs = (options?.timeout ?? deadline.commandTimeoutMs) + REPLY_GRACE_MS
   return withTimeout(sent, waitMs, () => {
