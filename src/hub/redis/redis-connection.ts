@@ -104,13 +104,13 @@ const replyDeadlines = new WeakMap<RedisClient, { readonly commandTimeoutMs: num
 /** Command options for a ready connection: no node-redis timeout (see {@link sendRedisCommand}). */
 const WRITTEN_AT_ONCE = Object.freeze({ timeout: 0 })
 
-/** The extra time a written command is given for its reply, past its own timeout. */
+/** The extra time a written command is given for its reply, past the client's command timeout. */
 const REPLY_GRACE_MS = 1_000
 
 /**
- * Sends a command on a client made by {@link createRedisClient}, bounded until its reply arrives: at most its
- * `timeout` option (else the client's `commandTimeoutMs`) plus a second. Past that it rejects, and the connection is
- * reset: closed, which rejects every command on it, and opened again.
+ * Sends a command on a client made by {@link createRedisClient}, bounded until its reply arrives: at most the
+ * client's `commandTimeoutMs` plus a second. Past that it rejects, and the connection is reset: closed, which rejects
+ * every command on it, and opened again.
  *
  * Why: node-redis bounds a command's wait only until the command is written, and when the connection was cut while
  * commands waited, it could keep some of them waiting for replies that never came: the history test that kills the
@@ -118,16 +118,16 @@ const REPLY_GRACE_MS = 1_000
  * could also hand a reply to another command than the one it answered, which is why the scripts tag their replies
  * (see {@link untagReply}).
  */
-export function sendRedisCommand<T>(client: RedisClient, args: readonly string[], options?: { readonly timeout?: number }): Promise<T> {
+export function sendRedisCommand<T>(client: RedisClient, args: readonly string[]): Promise<T> {
   const deadline = replyDeadlines.get(client)
   // On a ready connection the command is written in this tick, and node-redis's own timeout (which only bounds the
   // wait until then) would cost an `AbortSignal.timeout` per command: about 60 µs of CPU here, a sixth of a Redis
   // node's whole append (alternating runs of 3,000 appends at 500/s, `EVALSHA` with and without it). The deadline
   // below bounds the command in every case; node-redis's timeout still fails a command that waits in the offline
   // queue while the connection is down, at its own time.
-  const sent = client.sendCommand<T>(args, client.isReady ? WRITTEN_AT_ONCE : options)
+  const sent = client.sendCommand<T>(args, client.isReady ? WRITTEN_AT_ONCE : undefined)
   if (deadline === undefined) return sent
-  const waitMs = (options?.timeout ?? deadline.commandTimeoutMs) + REPLY_GRACE_MS
+  const waitMs = deadline.commandTimeoutMs + REPLY_GRACE_MS
   return withTimeout(sent, waitMs, () => {
     const error = new Error(`no reply to ${args[0] ?? 'a command'} within ${waitMs} ms; the connection was reset`)
     deadline.reset(error)
