@@ -318,8 +318,11 @@ export const heraldHubRedis1System = redisHub(1)
 /** Two hub nodes sharing Redis as history and broker; the cost includes redis-server. */
 export const heraldHubRedis2System = redisHub(2)
 
-/** One hub node on NATS (JetStream history, core broker); the cost includes nats-server. See `herald-hub-redis-1`. */
+/**
+ * One hub node on NATS (JetStream history, a broker tailing its stream); the cost includes nats-server. See
+ * `herald-hub-redis-1`.
+ */
 export const heraldHubNats1System = natsHub(1)
 
-/** Two hub nodes sharing NATS (JetStream history, core broker); the cost includes nats-server. */
+/** Two hub nodes sharing NATS (JetStream history, a broker tailing its stream); the cost includes nats-server. */
 export const heraldHubNats2System = natsHub(2)
