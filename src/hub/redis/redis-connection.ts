@@ -123,9 +123,9 @@ export function sendRedisCommand<T>(client: RedisClient, args: readonly string[]
   // On a ready connection the command is written in this tick, and node-redis's own timeout (which only bounds the
   // wait until then) would cost an `AbortSignal.timeout` per command: about 60 µs of CPU here, a sixth of a Redis
   // node's whole append (alternating runs of 3,000 appends at 500/s, `EVALSHA` with and without it). The deadline
-  // below bounds the command in every case; node-redis's timeout still fails a command that waits in the offline
-  // queue while the connection is down, at its own time.
-  const sent = client.sendCommand<T>(args, client.isReady ? WRITTEN_AT_ONCE : undefined)
+  // below bounds such a command instead (a client without one keeps node-redis's timeout); node-redis's timeout still
+  // fails a command that waits in the offline queue while the connection is down, at its own time.
+  const sent = client.sendCommand<T>(args, client.isReady && deadline !== undefined ? WRITTEN_AT_ONCE : undefined)
   if (deadline === undefined) return sent
   const waitMs = deadline.commandTimeoutMs + REPLY_GRACE_MS
   return withTimeout(sent, waitMs, () => {
