@@ -12,7 +12,7 @@ export interface ClusterRelay {
 
 /**
  * Creates the primary's relay: each `broker-publish` from a worker goes to every connected worker (itself included),
- * in arrival order; each `history-call` runs on `history` (when the primary keeps one) and its result goes back to the
+ * in arrival order, and the publishing worker's copy acknowledges the publish; each `history-call` runs on `history` (when the primary keeps one) and its result goes back to the
  * caller.
  */
 export function createClusterRelay(options: { history?: HistoryStore } = {}): ClusterRelay {
@@ -45,8 +45,10 @@ export function createClusterRelay(options: { history?: HistoryStore } = {}): Cl
       channels.add(channel)
       const stop = channel.onMessage((m: IpcMessage) => {
         if (m.herald === 'broker-publish') {
-          for (const target of channels) target.send({ herald: 'broker-message', message: m.message })
-          channel.send({ herald: 'broker-ack', id: m.id })
+          // The publishing worker's copy is its acknowledgement too: one message less per update on its pipe.
+          for (const target of channels) {
+            target.send(target === channel ? { herald: 'broker-message', message: m.message, ack: m.id } : { herald: 'broker-message', message: m.message })
+          }
         } else if (m.herald === 'history-call') {
           const { id } = m
           call(m.method, m.args).then(

@@ -32,9 +32,9 @@ export class IpcBroker implements Broker {
   }
 
   /**
-   * Resolves once the primary has relayed the message to every worker (it acknowledges each publish), so a
-   * publisher that awaits each publish has at most one message in flight: memory stays bounded however slow the
-   * primary is.
+   * Resolves once the primary has relayed the message to every worker and this worker's listeners have had it (the
+   * copy the primary sends back acknowledges the publish), so a publisher that awaits each publish has at most one
+   * message in flight: memory stays bounded however slow the primary is.
    */
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(new HubError('ERR_HUB_BROKER_CLOSED', 'the broker is closed'))
@@ -59,11 +59,6 @@ export class IpcBroker implements Broker {
 
   #listen(): void {
     this.#stop ??= this.#channel.onMessage((m) => {
-      if (m.herald === 'broker-ack') {
-        this.#acks.get(m.id)?.resolve()
-        this.#acks.delete(m.id)
-        return
-      }
       if (m.herald !== 'broker-message') return
       for (const { listener } of this.#listeners) {
         try {
@@ -72,6 +67,10 @@ export class IpcBroker implements Broker {
         } catch (cause) {
           this.#failed(cause)
         }
+      }
+      if (m.ack !== undefined) {
+        this.#acks.get(m.ack)?.resolve()
+        this.#acks.delete(m.ack)
       }
     })
   }

@@ -12,8 +12,8 @@ export interface IpcChannel {
 /** Every message Herald sends over an {@link IpcChannel}, told apart by `herald`. */
 export type IpcMessage =
   | { readonly herald: 'broker-publish'; readonly id: number; readonly message: unknown }
-  | { readonly herald: 'broker-ack'; readonly id: number }
-  | { readonly herald: 'broker-message'; readonly message: unknown }
+  /** A relayed message; the copy for the worker that published it carries the id of that publish in `ack`. */
+  | { readonly herald: 'broker-message'; readonly message: unknown; readonly ack?: number }
   | { readonly herald: 'history-call'; readonly id: number; readonly method: string; readonly args: readonly unknown[] }
   | { readonly herald: 'history-result'; readonly id: number; readonly ok: boolean; readonly value?: unknown; readonly error?: { code: string; message: string } }
 

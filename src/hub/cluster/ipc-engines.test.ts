@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
-import { brokerConformance } from '../broker/testing/broker-suite.js'
+import { brokerConformance, sampleMessage } from '../broker/testing/broker-suite.js'
 import { MemoryHistory } from '../history/memory-history.js'
 import { historyConformance, sampleUpdate } from '../history/testing/history-suite.js'
 import { createClusterRelay, type ClusterRelay } from './cluster-relay.js'
 import { IpcBroker } from './ipc-broker.js'
-import { createChannelPair, isIpcMessage, type IpcChannel } from './ipc-channel.js'
+import { createChannelPair, isIpcMessage, type IpcChannel, type IpcMessage } from './ipc-channel.js'
 import { DEFAULT_IPC_CALL_TIMEOUT_MS, IpcHistory } from './ipc-history.js'
 
 /** Connects a new worker-side channel to the relay, as `cluster.fork()` would. */
@@ -45,6 +45,53 @@ brokerConformance(
   },
   { sharedAcrossInstances: true },
 )
+
+describe('IpcBroker through the relay', () => {
+  /** A worker-side channel that also records what the primary sends it. */
+  function recorded(relay: ClusterRelay): { channel: IpcChannel; received: IpcMessage[] } {
+    const channel = connect(relay)
+    const received: IpcMessage[] = []
+    channel.onMessage((m) => received.push(m))
+    return { channel, received }
+  }
+
+  it("answers each publish with one message, the publisher's copy, which resolves the publish after its listeners ran", async () => {
+    const relay = createClusterRelay()
+    const a = recorded(relay)
+    const b = recorded(relay)
+    const brokerA = new IpcBroker({ channel: a.channel })
+    const brokerB = new IpcBroker({ channel: b.channel })
+    const seenA: unknown[] = []
+    const seenB: unknown[] = []
+    await brokerA.subscribe((m) => void seenA.push(m))
+    await brokerB.subscribe((m) => void seenB.push(m))
+    for (let n = 0; n < 3; n++) {
+      await brokerA.publish(sampleMessage(n + 1))
+      // Resolved only once this worker's own listener had the message.
+      expect(seenA).toHaveLength(n + 1)
+    }
+    await vi.waitFor(() => expect(seenB).toHaveLength(3))
+    expect(a.received.map((m) => m.herald)).toEqual(['broker-message', 'broker-message', 'broker-message'])
+    expect(a.received.map((m) => (m.herald === 'broker-message' ? m.ack : undefined))).toEqual([1, 2, 3])
+    expect(b.received.map((m) => (m.herald === 'broker-message' ? m.ack : 'other'))).toEqual([undefined, undefined, undefined])
+    await Promise.all([brokerA.close(), brokerB.close()])
+  })
+
+  it('keeps a publish pending while the primary has not relayed it, and rejects it with ERR_HUB_BROKER_CLOSED on close', async () => {
+    const [worker] = createChannelPair() // no relay on the other end
+    const broker = new IpcBroker({ channel: worker })
+    const pending = broker.publish(sampleMessage(1))
+    let settled = false
+    void pending.then(
+      () => (settled = true),
+      () => (settled = true),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(settled).toBe(false)
+    await broker.close()
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_HUB_BROKER_CLOSED' })
+  })
+})
 
 describe('IpcHistory', () => {
   it('filters remote pages with the local match function and stops at the limit without skipping', async () => {
