@@ -12,8 +12,8 @@ export interface ClusterRelay {
 
 /**
  * Creates the primary's relay: each `broker-publish` from a worker goes to every connected worker (itself included),
- * in arrival order, and the publishing worker's copy acknowledges the publish; each `history-call` runs on `history` (when the primary keeps one) and its result goes back to the
- * caller.
+ * in arrival order, and the publishing worker's copy acknowledges the publish; each `history-call` runs on `history`
+ * (when the primary keeps one) and its result goes back to the caller.
  */
 export function createClusterRelay(options: { history?: HistoryStore } = {}): ClusterRelay {
   const channels = new Set<IpcChannel>()
