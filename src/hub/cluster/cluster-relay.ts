@@ -46,9 +46,8 @@ export function createClusterRelay(options: { history?: HistoryStore } = {}): Cl
       const stop = channel.onMessage((m: IpcMessage) => {
         if (m.herald === 'broker-publish') {
           // The publishing worker's copy is its acknowledgement too: one message less per update on its pipe.
-          for (const target of channels) {
-            target.send(target === channel ? { herald: 'broker-message', message: m.message, ack: m.id } : { herald: 'broker-message', message: m.message })
-          }
+          const copy = { herald: 'broker-message', message: m.message } as const
+          for (const target of channels) target.send(target === channel ? { ...copy, ack: m.id } : copy)
         } else if (m.herald === 'history-call') {
           const { id } = m
           call(m.method, m.args).then(
