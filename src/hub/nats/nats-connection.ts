@@ -122,8 +122,12 @@ const RESOLVED = Promise.resolve()
 export class ConnectionWatch {
   #up = true
   #stopped = false
-  /** Fails the requests sent on the current connection when it is lost. */
-  #lost = lostSignal()
+  /**
+   * How to fail each guarded request still waiting on the current connection when it is lost. A request leaves the
+   * set as soon as it settles, so the set holds only the requests under way (a race against one promise per
+   * connection would keep a reaction for every request ever made until the connection drops).
+   */
+  #guarded = new Set<(error: Error) => void>()
   #waiters: UpWaiter[] = []
   readonly #stop: () => void
 
@@ -136,9 +140,10 @@ export class ConnectionWatch {
       for await (const status of statuses) {
         if (status.type === 'disconnect') {
           this.#up = false
-          const lost = this.#lost
-          this.#lost = lostSignal()
-          lost.fail(new Error(`lost the connection to ${status.server}`))
+          const guarded = this.#guarded
+          this.#guarded = new Set()
+          const error = new Error(`lost the connection to ${status.server}`)
+          for (const fail of guarded) fail(error)
           events.onDown?.(status.server)
         } else if (status.type === 'reconnect') {
           this.#up = true
@@ -178,7 +183,20 @@ export class ConnectionWatch {
 
   /** Rejects as soon as the connection the request was sent on is lost, rather than at its timeout. */
   guard<T>(request: Promise<T>): Promise<T> {
-    return Promise.race([request, this.#lost.promise])
+    const guarded = this.#guarded
+    return new Promise<T>((resolve, reject) => {
+      guarded.add(reject)
+      request.then(
+        (value) => {
+          guarded.delete(reject)
+          resolve(value)
+        },
+        (error: unknown) => {
+          guarded.delete(reject)
+          reject(error)
+        },
+      )
+    })
   }
 
   /** Stops following the connection; callers waiting for it are released (their requests then fail on their own). */
@@ -190,14 +208,4 @@ export class ConnectionWatch {
       waiter.reject(new Error('the engine was closed'))
     }
   }
-}
-
-function lostSignal(): { promise: Promise<never>; fail: (error: Error) => void } {
-  let fail: (error: Error) => void = () => undefined
-  const promise = new Promise<never>((_, reject) => {
-    fail = reject
-  })
-  // Nobody may be racing against it when it fails.
-  promise.catch(() => undefined)
-  return { promise, fail }
 }
