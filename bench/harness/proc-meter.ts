@@ -2,7 +2,7 @@
  * Measures a server's cost from /proc: CPU time and resident memory of its processes and all their
  * descendants, as point samples and as a peak tracked in the background.
  */
-import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, processTree, readProcStat, type ProcStat } from './process-tree.js'
+import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, processTree, readProcStat, readWriteCalls, type ProcStat } from './process-tree.js'
 
 /** Interval of the background peak-RSS sampling. @defaultValue 250 ms */
 export const DEFAULT_PEAK_SAMPLE_MS = 250
@@ -68,15 +68,39 @@ export class ProcMeter {
    * hub nodes and an engine, say). Does not touch the peak RSS.
    */
   cpuByRoot(): Map<number, number> {
-    const descendants = this.options.descendants !== false
     const byRoot = new Map<number, number>()
     for (const root of this.roots()) {
-      const tree = descendants ? processTree([root]) : [readProcStat(root)].filter((stat): stat is ProcStat => stat !== null)
       let ticks = 0
-      for (const stat of tree) ticks += stat.cpuTicks + (descendants ? stat.reapedChildTicks : 0)
+      for (const stat of this.treeOf(root)) ticks += stat.cpuTicks + (this.options.descendants !== false ? stat.reapedChildTicks : 0)
       byRoot.set(root, (ticks / CLOCK_TICKS_PER_SECOND) * 1e6)
     }
     return byRoot
+  }
+
+  /**
+   * Write system calls made so far by each root's tree (live processes only), by root PID: how often a server hands
+   * data to the kernel, the main cost of a server whose sockets are on the same machine. A root whose counts cannot
+   * be read (another user's process) is left out.
+   */
+  writeCallsByRoot(): Map<number, number> {
+    const byRoot = new Map<number, number>()
+    for (const root of this.roots()) {
+      let calls = 0
+      let readable = false
+      for (const stat of this.treeOf(root)) {
+        const count = readWriteCalls(stat.pid)
+        if (count === null) continue
+        calls += count
+        readable = true
+      }
+      if (readable) byRoot.set(root, calls)
+    }
+    return byRoot
+  }
+
+  private treeOf(root: number): ProcStat[] {
+    if (this.options.descendants !== false) return processTree([root])
+    return [readProcStat(root)].filter((stat): stat is ProcStat => stat !== null)
   }
 
   /** Samples every `intervalMs` in the background until {@link ProcMeter.stop}. */

@@ -1,4 +1,4 @@
-/** Process accounting from /proc: a process tree's CPU time and resident memory. */
+/** Process accounting from /proc: a process tree's CPU time, resident memory and write system calls. */
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 
@@ -49,6 +49,21 @@ export function readProcStat(pid: number): ProcStat | null {
     reapedChildTicks: field(16) + field(17),
     rssPages: field(24),
   }
+}
+
+/**
+ * The write system calls a process made so far (`syscw` of /proc/<pid>/io: `write`, `writev` and the like, over all
+ * its threads); `null` when the process is gone or its io file is not readable (another user's process, without root).
+ */
+export function readWriteCalls(pid: number): number | null {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/io`, 'latin1')
+  } catch {
+    return null
+  }
+  const match = /^syscw:\s*(\d+)$/m.exec(text)
+  return match === null ? null : Number(match[1])
 }
 
 /**

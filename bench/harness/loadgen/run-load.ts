@@ -224,6 +224,7 @@ export class LoadRun {
       // Publish, then drain.
       const beforePublish = meter.sample()
       const byRootBefore = meter.cpuByRoot()
+      const writesBefore = meter.writeCallsByRoot()
       const clientBefore = this.clientMeter.sample()
       const machineBefore = machineBusyUs()
       const publishStartUs = monotonicUs()
@@ -247,6 +248,7 @@ export class LoadRun {
       await this.drain()
       const afterPublish = meter.sample()
       const byRootAfter = meter.cpuByRoot()
+      const writesAfter = meter.writeCallsByRoot()
       const serverSeconds = seconds(afterPublish.cpuUs - beforePublish.cpuUs)
       const clientSeconds = seconds(this.clientMeter.sample().cpuUs - clientBefore.cpuUs)
       const machineBusySeconds = seconds(machineBusyUs() - machineBefore)
@@ -265,7 +267,13 @@ export class LoadRun {
       const reports = await this.collect()
       meter.stop()
       const cpuPublishSecondsByRoot = [...byRootAfter].map(([pid, us]) => ({ pid, seconds: seconds(us - (byRootBefore.get(pid) ?? us)) }))
-      const parts = { plan, reports, publish, notReady, connectSeconds, before, connected, afterHold, beforePublish, afterPublish, cpuPublishSecondsByRoot }
+      const writeCallsPublishByRoot = [...writesAfter]
+        .filter(([pid]) => writesBefore.has(pid))
+        .map(([pid, calls]) => ({ pid, calls: calls - (writesBefore.get(pid) ?? calls) }))
+      const parts = {
+        ...{ plan, reports, publish, notReady, connectSeconds, before, connected, afterHold, beforePublish, afterPublish },
+        ...{ cpuPublishSecondsByRoot, writeCallsPublishByRoot },
+      }
       return { ...this.assemble(parts), cpuPublishPhase }
     } finally {
       client.close()
@@ -409,6 +417,7 @@ export class LoadRun {
     beforePublish: ProcSample
     afterPublish: ProcSample
     cpuPublishSecondsByRoot: readonly { readonly pid: number; readonly seconds: number }[]
+    writeCallsPublishByRoot: readonly { readonly pid: number; readonly calls: number }[]
   }): Omit<LoadOutcome, 'cpuPublishPhase'> {
     const { plan, reports, publish, before, connected, afterHold, beforePublish, afterPublish } = parts
     const { scenario, meter, system } = this.options
@@ -477,6 +486,7 @@ export class LoadRun {
         cpuHoldSeconds: seconds(afterHold.cpuUs - connected.cpuUs),
         cpuPublishSeconds,
         cpuPublishSecondsByRoot: parts.cpuPublishSecondsByRoot,
+        writeCallsPublishByRoot: parts.writeCallsPublishByRoot,
         cpuUsPerDelivery: delivered > 0 ? (cpuPublishSeconds * 1e6) / delivered : null,
         rssBeforeKB: before.rssKB,
         rssConnectedKB: connected.rssKB,

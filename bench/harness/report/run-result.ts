@@ -72,6 +72,12 @@ export interface ServerResult {
    * where a system of several processes spends it. Absent in results written before it was measured.
    */
   readonly cpuPublishSecondsByRoot?: readonly { readonly pid: number; readonly seconds: number }[]
+  /**
+   * The publish phase's write system calls (`syscw` of /proc/<pid>/io) of each root process's tree whose counts were
+   * readable, in the order of `rootPids`: how many times the server handed data to the kernel. Absent in results
+   * written before it was measured.
+   */
+  readonly writeCallsPublishByRoot?: readonly { readonly pid: number; readonly calls: number }[]
   /** cpuPublishSeconds / delivered, µs (`null` without deliveries). */
   readonly cpuUsPerDelivery: number | null
   readonly rssBeforeKB: number
