@@ -183,20 +183,17 @@ export class ConnectionWatch {
 
   /** Rejects as soon as the connection the request was sent on is lost, rather than at its timeout. */
   guard<T>(request: Promise<T>): Promise<T> {
-    const guarded = this.#guarded
-    return new Promise<T>((resolve, reject) => {
-      guarded.add(reject)
-      request.then(
-        (value) => {
-          guarded.delete(reject)
-          resolve(value)
-        },
-        (error: unknown) => {
-          guarded.delete(reject)
-          reject(error)
-        },
-      )
+    let fail: (error: Error) => void = () => undefined
+    const lost = new Promise<never>((_, reject) => {
+      fail = reject
     })
+    const guarded = this.#guarded
+    guarded.add(fail)
+    const forget = (): void => {
+      guarded.delete(fail)
+    }
+    request.then(forget, forget)
+    return Promise.race([request, lost])
   }
 
   /** Stops following the connection; callers waiting for it are released (their requests then fail on their own). */
