@@ -1,11 +1,9 @@
 import {
   DiscardPolicy,
-  jetstream,
   JetStreamApiError,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
-  type JetStreamClient,
   type JetStreamManager,
   type StoredMsg,
   type StreamConfig,
@@ -20,6 +18,7 @@ import { planSequenceRead } from '../history/sequence-read.js'
 import type { StreamPosition } from '../stream-position.js'
 import type { HubMessage, HubUpdate } from '../update.js'
 import { decodeUpdate, encodeUpdate } from './message-codec.js'
+import { StreamPublisher } from './stream-publisher.js'
 import {
   ConnectionWatch,
   DEFAULT_NATS_REQUEST_TIMEOUT_MS,
@@ -129,7 +128,7 @@ export interface NatsHistoryOptions {
 
 interface Connected {
   readonly nc: NatsConnection
-  readonly js: JetStreamClient
+  readonly publisher: StreamPublisher
   readonly jsm: JetStreamManager
   readonly watch: ConnectionWatch
 }
@@ -158,8 +157,9 @@ const PROTOCOL_OVERHEAD_BYTES = 256
  * - **Epoch**: the stream's creation time (`created`). A deleted and recreated stream, or one the servers lost, has a
  *   new one, so an old `Last-Event-ID` reads as a gap. A purge keeps the numbering going, so positions before it read
  *   as a gap as well.
- * - **Appends** are JetStream publishes whose acknowledgement is awaited (`requestTimeoutMs`); sent on one
- *   connection without awaiting one another, they are numbered in call order. A publish whose acknowledgement did not
+ * - **Appends** are JetStream publishes that name the stream they expect (`Nats-Expected-Stream`) and whose
+ *   acknowledgement is awaited (`requestTimeoutMs`), each on a reply subject of one inbox subscription made per
+ *   connection; sent on one connection without awaiting one another, they are numbered in call order. A publish whose acknowledgement did not
  *   come fails with `ERR_HUB_HISTORY_UNAVAILABLE`; it may still have been stored, never the reverse. An update too
  *   large for the servers' `max_payload` fails with `ERR_HUB_HISTORY_UPDATE_TOO_LARGE`.
  * - **Connection**: nats.js reconnects on its own. While the connection is down, operations wait for it to come back
@@ -244,7 +244,7 @@ export class NatsHistory implements HistoryStore {
       const payload = encodeUpdate(stored)
       const subject = `${this.#prefix}.${subjectToken(stored.id)}.${subjectToken(stored.topics[0] as string)}`
       // Every append awaits the same promise once, so their publishes leave in call order.
-      const { nc, js } = await this.#whenUsable()
+      const { nc, publisher } = await this.#whenUsable()
       const maxPayload = nc.info?.max_payload ?? Number.POSITIVE_INFINITY
       if (payload.byteLength + subject.length + PROTOCOL_OVERHEAD_BYTES > maxPayload) {
         throw new HubError(
@@ -252,7 +252,7 @@ export class NatsHistory implements HistoryStore {
           `${OWNER}: the update takes ${payload.byteLength} bytes, more than the server's max_payload of ${maxPayload}`,
         )
       }
-      const ack = await this.#request(js.publish(subject, payload, { timeout: this.#requestTimeoutMs, expect: { streamName: this.#stream } }))
+      const ack = await this.#request(publisher.publish(subject, payload))
       let epoch = this.#epoch
       if (epoch === undefined || ack.seq <= this.#lastSequence) {
         // The sequence went back: the stream was deleted and created again since we last looked. Label the position
@@ -340,6 +340,7 @@ export class NatsHistory implements HistoryStore {
     this.#ready = undefined
     const connected = await connection?.catch(() => undefined)
     connected?.watch.stop()
+    connected?.publisher.close()
     if (this.#lent === undefined && connected !== undefined && !connected.nc.isClosed()) await connected.nc.close()
   }
 
@@ -416,7 +417,7 @@ export class NatsHistory implements HistoryStore {
             if (!this.#closed) this.#onError(new HubError('ERR_HUB_HISTORY_UNAVAILABLE', `${OWNER}: lost the connection to NATS (${server})`))
           },
         })
-        return { nc, jsm, js: jetstream(nc, { timeout: this.#requestTimeoutMs }), watch }
+        return { nc, jsm, publisher: new StreamPublisher(nc, this.#stream, this.#requestTimeoutMs), watch }
       }),
     ).catch((error: unknown) => {
       this.#connection = undefined
@@ -425,6 +426,7 @@ export class NatsHistory implements HistoryStore {
     const connected = await this.#connection
     if (connected.nc.isClosed() && this.#lent === undefined) {
       connected.watch.stop()
+      connected.publisher.close()
       this.#connection = undefined
       return this.#prepare()
     }
