@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { Histogram } from '../bench/harness/histogram.js'
 import { createChunkedDecoder } from '../bench/harness/loadgen/chunked-decoder.js'
 import { Delivery, DeliveryWindow } from '../bench/harness/loadgen/delivery-window.js'
+import { ProcMeter } from '../bench/harness/proc-meter.js'
 import { createMarkerScanner } from '../bench/harness/loadgen/marker-scanner.js'
 import { formatPayload } from '../bench/harness/loadgen/payload.js'
 import { planSources } from '../bench/harness/loadgen/source-plan.js'
@@ -138,6 +139,36 @@ describe('svg chart', () => {
   })
 })
 
+describe('proc meter', () => {
+  it("counts a process's write system calls, by root", async () => {
+    // The child writes 200 times to its stdout pipe once told to, then says it is done.
+    const child = spawn(
+      process.execPath,
+      ['-e', "process.stdin.once('data', () => { for (let i = 0; i < 200; i++) require('fs').writeSync(1, 'x'); require('fs').writeSync(1, 'done') })"],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    )
+    try {
+      let output = ''
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+      await new Promise((resolve) => child.once('spawn', resolve))
+      const pid = child.pid ?? 0
+      const meter = new ProcMeter(() => [pid])
+      // Give the child time to start up (its own writes while loading are not the ones counted).
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const before = meter.writeCallsByRoot().get(pid) ?? -1
+      child.stdin.write('go\n')
+      while (!output.endsWith('done')) await new Promise((resolve) => setTimeout(resolve, 10))
+      const after = meter.writeCallsByRoot().get(pid) ?? -1
+      expect(before).toBeGreaterThanOrEqual(0)
+      // 201 writes of its own; a runtime thread may add a few.
+      expect(after - before).toBeGreaterThanOrEqual(201)
+      expect(after - before).toBeLessThan(260)
+    } finally {
+      child.kill()
+    }
+  })
+})
+
 describe('npm run bench:hub on the naive server (real processes and sockets)', () => {
   const buildDir = join(root, 'bench', 'out', `.build-test-${process.pid}`)
   const outDir = mkdtempSync(join(tmpdir(), 'herald-bench-test-'))
@@ -175,6 +206,10 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
       expect(byRoot.map((entry) => entry.pid)).toEqual(r.server.rootPids)
       const summed = byRoot.reduce((total, entry) => total + entry.seconds, 0)
       expect(Math.abs(summed - r.server.cpuPublishSeconds)).toBeLessThanOrEqual(0.05)
+      // The server wrote the 50 deliveries to its subscribers' sockets, in at least one write system call.
+      const writes = r.server.writeCallsPublishByRoot ?? []
+      expect(writes.map((entry) => entry.pid)).toEqual(r.server.rootPids)
+      expect(writes[0]?.calls).toBeGreaterThan(0)
       expect(r.server.rssConnectedKB).toBeGreaterThan(0)
       expect(r.client.workers).toBe(2)
     }

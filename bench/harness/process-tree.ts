@@ -34,12 +34,8 @@ export const PAGE_BYTES = sysconf('PAGESIZE', 4096)
  * After it: state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17) … rss(24).
  */
 export function readProcStat(pid: number): ProcStat | null {
-  let text: string
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1')
-  } catch {
-    return null
-  }
+  const text = readProcFile(pid, 'stat')
+  if (text === null) return null
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
   const field = (n: number): number => Number(fields[n - 3] ?? 0)
   return {
@@ -56,14 +52,17 @@ export function readProcStat(pid: number): ProcStat | null {
  * its threads); `null` when the process is gone or its io file is not readable (another user's process, without root).
  */
 export function readWriteCalls(pid: number): number | null {
-  let text: string
+  const match = /^syscw:\s*(\d+)$/m.exec(readProcFile(pid, 'io') ?? '')
+  return match === null ? null : Number(match[1])
+}
+
+/** The text of /proc/<pid>/<name>, or `null` when it cannot be read (the process is gone, or not ours). */
+function readProcFile(pid: number, name: string): string | null {
   try {
-    text = readFileSync(`/proc/${pid}/io`, 'latin1')
+    return readFileSync(`/proc/${pid}/${name}`, 'latin1')
   } catch {
     return null
   }
-  const match = /^syscw:\s*(\d+)$/m.exec(text)
-  return match === null ? null : Number(match[1])
 }
 
 /**
