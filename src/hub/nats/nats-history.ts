@@ -159,9 +159,9 @@ const PROTOCOL_OVERHEAD_BYTES = 256
  *   as a gap as well.
  * - **Appends** are JetStream publishes that name the stream they expect (`Nats-Expected-Stream`) and whose
  *   acknowledgement is awaited (`requestTimeoutMs`), each on a reply subject of one inbox subscription made per
- *   connection; sent on one connection without awaiting one another, they are numbered in call order. A publish whose acknowledgement did not
- *   come fails with `ERR_HUB_HISTORY_UNAVAILABLE`; it may still have been stored, never the reverse. An update too
- *   large for the servers' `max_payload` fails with `ERR_HUB_HISTORY_UPDATE_TOO_LARGE`.
+ *   connection; sent on one connection without awaiting one another, they are numbered in call order. A publish whose
+ *   acknowledgement did not come fails with `ERR_HUB_HISTORY_UNAVAILABLE`; it may still have been stored, never the
+ *   reverse. An update too large for the servers' `max_payload` fails with `ERR_HUB_HISTORY_UPDATE_TOO_LARGE`.
  * - **Connection**: nats.js reconnects on its own. While the connection is down, operations wait for it to come back
  *   (up to `requestTimeoutMs`, in call order) instead of sending requests nats.js would drop on reconnecting; a
  *   request whose connection is lost before the answer fails at once with `ERR_HUB_HISTORY_UNAVAILABLE`.

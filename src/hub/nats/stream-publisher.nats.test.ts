@@ -78,4 +78,13 @@ describe.runIf(hasNats)('StreamPublisher', () => {
     await expect(waiting).rejects.toThrow(/closed/)
     await expect(closed.publish(`${name}.a`, encoder.encode('x'))).rejects.toThrow(/closed/)
   })
+
+  it('rejects, rather than throws, a publish on a connection that was closed', async () => {
+    const { name } = await stream()
+    const nc = await adminConnection()
+    const orphan = publisher(nc, name)
+    await nc.close()
+    const publish = orphan.publish(`${name}.a`, encoder.encode('x'))
+    await expect(publish).rejects.toThrow(/closed/i)
+  })
 })

@@ -31,8 +31,9 @@ const decoder = new TextDecoder()
  * an eighth more CPU per update that way.
  *
  * A publish fails with an `Error` saying why: no stream takes the subject (the server's no-responders status), the
- * stream refused it (its API error), the answer did not come within `timeoutMs`, or the publisher was closed. An answer
- * that comes after its publish timed out is ignored.
+ * stream refused it (its API error), the answer did not come within `timeoutMs`, the server ended the inbox
+ * subscription (the next publish makes a new one), or the publisher was closed. An answer that comes after its publish
+ * timed out is ignored.
  */
 export class StreamPublisher {
   readonly #nc: NatsConnection
@@ -40,7 +41,7 @@ export class StreamPublisher {
   readonly #timeoutMs: number
   /** The inbox subject the reply subjects are made of, dot included. */
   readonly #inbox: string
-  readonly #subscription: Subscription
+  #subscription: Subscription | undefined
   readonly #pending = new Map<string, Pending>()
   #next = 0
   #closed = false
@@ -54,12 +55,23 @@ export class StreamPublisher {
     // options on the connection, outside the declared type.
     const { options } = nc as NatsConnection & { readonly options?: { readonly inboxPrefix?: string } }
     this.#inbox = `${createInbox(options?.inboxPrefix)}.`
-    this.#subscription = nc.subscribe(`${this.#inbox}*`, {
+    this.#subscription = this.#subscribe()
+  }
+
+  #subscribe(): Subscription {
+    const subscription = this.#nc.subscribe(`${this.#inbox}*`, {
       callback: (error, message) => {
-        if (error === null) this.#answer(message)
-        else this.close(`the acknowledgement subscription failed: ${error.message}`)
+        if (error === null) {
+          this.#answer(message)
+          return
+        }
+        // The server ended the subscription (a permissions violation, say): the publishes waiting fail with its
+        // reason, and the next publish subscribes again.
+        if (this.#subscription === subscription) this.#subscription = undefined
+        this.#failPending(new Error(`the acknowledgement subscription failed: ${error.message}`))
       },
     })
+    return subscription
   }
 
   /** Publishes `payload` on `subject` and resolves once the stream stored it. */
@@ -67,6 +79,8 @@ export class StreamPublisher {
     if (this.#closed) return Promise.reject(new Error('the publisher was closed'))
     const reply = `${this.#inbox}${++this.#next}`
     return new Promise<StreamPublishAck>((resolve, reject) => {
+      // Inside the executor: a connection that closed meanwhile makes `subscribe` throw, which rejects the publish.
+      this.#subscription ??= this.#subscribe()
       const timer = setTimeout(() => {
         this.#pending.delete(reply)
         reject(new Error(`the stream did not acknowledge the publish within ${this.#timeoutMs} ms`))
@@ -82,12 +96,16 @@ export class StreamPublisher {
     })
   }
 
-  /** Stops listening for acknowledgements; the publishes still waiting for one fail with `reason`. */
-  close(reason = 'the publisher was closed'): void {
+  /** Stops listening for acknowledgements; the publishes still waiting for one fail. */
+  close(): void {
     if (this.#closed) return
     this.#closed = true
-    if (!this.#nc.isClosed()) this.#subscription.unsubscribe()
-    const error = new Error(reason)
+    if (this.#subscription !== undefined && !this.#nc.isClosed()) this.#subscription.unsubscribe()
+    this.#subscription = undefined
+    this.#failPending(new Error('the publisher was closed'))
+  }
+
+  #failPending(error: Error): void {
     for (const pending of this.#pending.values()) {
       clearTimeout(pending.timer)
       pending.reject(error)
