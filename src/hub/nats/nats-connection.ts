@@ -1,6 +1,6 @@
 // Connections and names of the NATS engines. Internal: not re-exported from index.ts.
 import { createHash } from 'node:crypto'
-import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node'
+import { connect, createInbox, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node'
 import { isNatsStreamName, isNatsSubject } from '../engines-url.js'
 import { HubError } from '../errors.js'
 
@@ -46,6 +46,16 @@ export async function openNatsConnection(settings: NatsConnectionSettings): Prom
       .map((server) => server.trim())
       .filter((server) => server.length > 0),
   })
+}
+
+/**
+ * A new inbox subject under the connection's own inbox prefix (its `inboxPrefix` option, for accounts whose
+ * permissions name the subjects they may subscribe to; `_INBOX` by default).
+ */
+export function connectionInbox(nc: NatsConnection): string {
+  // nats.js keeps the options on the connection, outside the declared type.
+  const { options } = nc as NatsConnection & { readonly options?: { readonly inboxPrefix?: string } }
+  return createInbox(options?.inboxPrefix)
 }
 
 /**

@@ -111,6 +111,36 @@ describe.runIf(hasNats)('NatsStreamBroker', () => {
     }
   })
 
+  it("takes its replies and pushed messages on the connection's inbox prefix, as the history does", async () => {
+    const stream = streamName()
+    const inboxPrefix = uniqueName('inbox')
+    const connectionOptions = { inboxPrefix }
+    const store = new NatsHistory({ url: NATS_URL, stream, subjectPrefix: stream, storage: 'memory', connectionOptions })
+    closing.push(store)
+    const tail = broker(stream, { connectionOptions })
+    // Everything the server sends to either engine's inboxes, seen from another connection.
+    const watcher = await adminConnection()
+    closing.push(watcher)
+    const seen: string[] = []
+    watcher.subscribe(`${inboxPrefix}.>`, {
+      callback: (_, message) => {
+        seen.push(message.subject)
+      },
+    })
+    await watcher.flush()
+    const { received, listen } = recorder()
+    await listen(tail)
+    const update = sampleUpdate(1)
+    const message = { update, position: await store.append(update) }
+    await tail.publish(message)
+    await vi.waitFor(() => expect(received).toHaveLength(1))
+    expect(received[0]?.position).toEqual(message.position)
+    // The tail's consumer pushes to a subject under the prefix, and the append's acknowledgement came to one.
+    const consumers = await (await manager()).consumers.list(stream).next()
+    expect(consumers.map((info) => info.config.deliver_subject)).toEqual([expect.stringMatching(new RegExp(`^${inboxPrefix}\\.`))])
+    await vi.waitFor(() => expect(seen).toContainEqual(expect.stringMatching(new RegExp(`^${inboxPrefix}\\.[^.]+\\.1$`))))
+  })
+
   it('delivers in history order, whatever order the publishing nodes reach the broker in', async () => {
     const stream = streamName()
     const slowNode = history(stream)

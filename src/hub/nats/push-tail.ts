@@ -1,6 +1,7 @@
 // The JetStream push consumer a NatsStreamBroker reads new messages from. Internal: not re-exported from index.ts.
 import { AckPolicy, DeliverPolicy, ReplayPolicy, type JetStreamManager } from '@nats-io/jetstream'
-import { createInbox, Empty, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { Empty, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { connectionInbox } from './nats-connection.js'
 
 /** What a {@link PushTail} reports to its owner. Each callback receives the tail, so that a replaced one is ignored. */
 export interface PushTailEvents {
@@ -57,7 +58,7 @@ export class PushTail {
   constructor(settings: PushTailSettings) {
     this.#settings = settings
     this.epoch = settings.epoch
-    this.#subscription = settings.nc.subscribe(createInbox(), {
+    this.#subscription = settings.nc.subscribe(connectionInbox(settings.nc), {
       callback: (error, message) => {
         if (error !== null) settings.events.onGone(this)
         else this.#receive(message)

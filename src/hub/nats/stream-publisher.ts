@@ -1,5 +1,6 @@
 // JetStream publishes with their acknowledgements awaited. Internal: not re-exported from index.ts.
-import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { connectionInbox } from './nats-connection.js'
 
 /** What the stream answered to one publish. */
 export interface StreamPublishAck {
@@ -51,10 +52,7 @@ export class StreamPublisher {
     this.#timeoutMs = timeoutMs
     this.#headers = headers()
     this.#headers.set('Nats-Expected-Stream', stream)
-    // The connection's own inbox prefix (`inboxPrefix`, for accounts whose permissions name it): nats.js keeps its
-    // options on the connection, outside the declared type.
-    const { options } = nc as NatsConnection & { readonly options?: { readonly inboxPrefix?: string } }
-    this.#inbox = `${createInbox(options?.inboxPrefix)}.`
+    this.#inbox = `${connectionInbox(nc)}.`
     this.#subscription = this.#subscribe()
   }
 
