@@ -1,7 +1,9 @@
 import type { Broker, Unsubscribe } from '../broker/broker.js'
 import { HubError } from '../errors.js'
+import { integerOption } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
 import type { IpcChannel } from './ipc-channel.js'
+import { DEFAULT_IPC_CALL_TIMEOUT_MS } from './ipc-history.js'
 
 /** Options of {@link IpcBroker}. */
 export interface IpcBrokerOptions {
@@ -9,7 +11,17 @@ export interface IpcBrokerOptions {
   channel: IpcChannel
   /** Receives errors thrown by listeners. @defaultValue ignore them */
   onError?: (error: HubError) => void
+  /**
+   * How long a publish waits for the primary to relay it before it rejects with `ERR_HUB_BROKER_UNAVAILABLE` (a
+   * primary that is alive but stuck, or a pipe that lost the message). The publish is then forgotten: a relay that
+   * comes later still reaches the listeners, but settles nothing.
+   *
+   * @defaultValue {@link DEFAULT_IPC_CALL_TIMEOUT_MS} (10 s)
+   */
+  callTimeoutMs?: number
 }
+
+const OWNER = 'IpcBroker'
 
 /**
  * The broker of a worker process under `herald serve --workers N`: publishes go to the primary, which relays each
@@ -21,27 +33,35 @@ export class IpcBroker implements Broker {
   readonly #onError: (error: HubError) => void
   /** One entry per subscription: the same function subscribed twice is called twice. */
   readonly #listeners = new Set<{ readonly listener: (m: HubMessage) => unknown }>()
-  readonly #acks = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
+  readonly #acks = new Map<number, { resolve: () => void; reject: (error: Error) => void; timer: ReturnType<typeof setTimeout> }>()
+  readonly #callTimeoutMs: number
   #nextId = 0
   #stop: (() => void) | undefined
   #closed = false
 
+  /** @throws `ERR_HUB_INVALID_OPTION` for a `callTimeoutMs` that is not an integer >= 1. */
   constructor(options: IpcBrokerOptions) {
     this.#channel = options.channel
     this.#onError = options.onError ?? (() => undefined)
+    this.#callTimeoutMs = integerOption(OWNER, 'callTimeoutMs', options.callTimeoutMs, DEFAULT_IPC_CALL_TIMEOUT_MS, 1)
   }
 
   /**
    * Resolves once the primary has relayed the message to every worker and this worker's listeners have had it (the
    * copy the primary sends back acknowledges the publish), so a publisher that awaits each publish has at most one
-   * message in flight: memory stays bounded however slow the primary is.
+   * message in flight: memory stays bounded however slow the primary is, and a publish waits at most
+   * `callTimeoutMs`.
    */
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(new HubError('ERR_HUB_BROKER_CLOSED', 'the broker is closed'))
     this.#listen()
     const id = ++this.#nextId
     return new Promise<void>((resolve, reject) => {
-      this.#acks.set(id, { resolve, reject })
+      const timer = setTimeout(() => {
+        this.#acks.delete(id)
+        reject(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the primary process did not relay the publish within ${this.#callTimeoutMs} ms`))
+      }, this.#callTimeoutMs)
+      this.#acks.set(id, { resolve, reject, timer })
       this.#channel.send({ herald: 'broker-publish', id, message })
     })
   }
@@ -69,8 +89,12 @@ export class IpcBroker implements Broker {
         }
       }
       if (m.ack !== undefined) {
-        this.#acks.get(m.ack)?.resolve()
+        const ack = this.#acks.get(m.ack)
         this.#acks.delete(m.ack)
+        if (ack !== undefined) {
+          clearTimeout(ack.timer)
+          ack.resolve()
+        }
       }
     })
   }
@@ -82,7 +106,10 @@ export class IpcBroker implements Broker {
   close(): Promise<void> {
     this.#closed = true
     this.#listeners.clear()
-    for (const ack of this.#acks.values()) ack.reject(new HubError('ERR_HUB_BROKER_CLOSED', 'the broker closed before the primary acknowledged'))
+    for (const ack of this.#acks.values()) {
+      clearTimeout(ack.timer)
+      ack.reject(new HubError('ERR_HUB_BROKER_CLOSED', 'the broker closed before the primary acknowledged'))
+    }
     this.#acks.clear()
     this.#stop?.()
     this.#stop = undefined

@@ -91,6 +91,37 @@ describe('IpcBroker through the relay', () => {
     await broker.close()
     await expect(pending).rejects.toMatchObject({ code: 'ERR_HUB_BROKER_CLOSED' })
   })
+
+  it('rejects a publish the primary did not relay within callTimeoutMs with ERR_HUB_BROKER_UNAVAILABLE, and settles nothing when the relay comes later', async () => {
+    const [worker, primary] = createChannelPair()
+    const publishes: IpcMessage[] = []
+    primary.onMessage((m) => {
+      publishes.push(m)
+      // A primary stuck on the first publish only: it relays the others at once.
+      if (m.herald === 'broker-publish' && m.id !== 1) primary.send({ herald: 'broker-message', message: m.message, ack: m.id })
+    })
+    const broker = new IpcBroker({ channel: worker, callTimeoutMs: 50 })
+    const seen: unknown[] = []
+    await broker.subscribe((m) => void seen.push(m))
+    const late = broker.publish(sampleMessage(1))
+    await expect(late).rejects.toMatchObject({ code: 'ERR_HUB_BROKER_UNAVAILABLE', message: expect.stringContaining('50 ms') })
+    // The primary relays it after all: the listeners get it, and the publish it acknowledges is gone.
+    const [first] = publishes
+    expect(first).toMatchObject({ herald: 'broker-publish', id: 1 })
+    primary.send({ herald: 'broker-message', message: sampleMessage(1), ack: 1 })
+    await vi.waitFor(() => expect(seen).toHaveLength(1))
+    // The next publish, relayed in time, resolves once its copy reached the listeners.
+    await broker.publish(sampleMessage(2))
+    expect(seen).toHaveLength(2)
+    await broker.close()
+  })
+
+  it('validates callTimeoutMs with ERR_HUB_INVALID_OPTION', () => {
+    const [worker] = createChannelPair()
+    for (const callTimeoutMs of [0, 1.5, -1, Number.NaN]) {
+      expect(() => new IpcBroker({ channel: worker, callTimeoutMs })).toThrow(expect.objectContaining({ code: 'ERR_HUB_INVALID_OPTION' }))
+    }
+  })
 })
 
 describe('IpcHistory', () => {
