@@ -1,11 +1,20 @@
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { getFreePort } from '../../../test/helpers/free-port.js'
+import { requireService } from '../../../test/helpers/require-service.js'
 import { startTcpProxy } from '../redis/testing/tcp-proxy.js'
 import { StreamPublisher } from './stream-publisher.js'
 import { adminConnection, deleteStreams, NATS_URL, requireNats, uniqueName } from './testing/nats-service.js'
 
 const hasNats = await requireNats()
+/** The NATS server program, for a server of the test's own with permissions set. */
+const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server'
+const hasNatsServer = requireService('nats-server', existsSync(NATS_SERVER), `no program at ${NATS_SERVER} (set NATS_SERVER_BIN)`)
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
@@ -86,5 +95,47 @@ describe.runIf(hasNats)('StreamPublisher', () => {
     await nc.close()
     const publish = orphan.publish(`${name}.a`, encoder.encode('x'))
     await expect(publish).rejects.toThrow(/closed/i)
+  })
+
+  it.runIf(hasNatsServer)('fails the publishes at once when the server ends its inbox subscription, and subscribes again for the next', async () => {
+    // A server of its own, where the publishing user may not subscribe under `denied.>` until the configuration is reloaded.
+    const dir = mkdtempSync(join(tmpdir(), 'herald-nats-permissions-'))
+    closing.push({ close: () => rmSync(dir, { recursive: true, force: true }) })
+    const port = await getFreePort()
+    const config = join(dir, 'nats.conf')
+    const permissions = (deny: string): string => `{ publish: ">", subscribe: { allow: ">", deny: [${deny}] } }`
+    const write = (deny: string): void =>
+      writeFileSync(
+        config,
+        `port: ${port}\nhost: 127.0.0.1\njetstream { store_dir: "${join(dir, 'js')}" }\n` +
+          `authorization { users = [ { user: "herald", password: "secret", permissions: ${permissions(deny)} } ] }\n`,
+      )
+    write('"denied.>"')
+    const server = spawn(NATS_SERVER, ['-c', config], { stdio: 'ignore' })
+    closing.push({
+      close: () =>
+        new Promise<void>((resolve) => {
+          if (server.exitCode !== null) resolve()
+          else server.once('exit', () => resolve()).kill()
+        }),
+    })
+    const options = { servers: `127.0.0.1:${port}`, user: 'herald', pass: 'secret' }
+    const admin = await vi.waitFor(() => connect(options), { timeout: 10_000, interval: 100 })
+    closing.push(admin)
+    const name = uniqueName('permissions')
+    await (await jetstreamManager(admin)).streams.add({ name, subjects: [`${name}.>`], storage: 'memory' })
+    const nc = await connect({ ...options, inboxPrefix: 'denied' })
+    closing.push(nc)
+    const denied = publisher(nc, name, 5_000)
+    const started = Date.now()
+    await expect(denied.publish(`${name}.a`, encoder.encode('x'))).rejects.toThrow(/acknowledgement subscription failed: .*Permissions Violation/i)
+    // Failed by the server's answer, not by the timeout.
+    expect(Date.now() - started).toBeLessThan(4_000)
+    write('')
+    server.kill('SIGHUP')
+    await vi.waitFor(() => expect(denied.publish(`${name}.a`, encoder.encode('y'))).resolves.toMatchObject({ stream: name }), {
+      timeout: 10_000,
+      interval: 200,
+    })
   })
 })
