@@ -155,10 +155,10 @@ describe('proc meter', () => {
       const meter = new ProcMeter(() => [pid])
       // Give the child time to start up (its own writes while loading are not the ones counted).
       await new Promise((resolve) => setTimeout(resolve, 300))
-      const before = meter.writeCallsByRoot().get(pid) ?? -1
+      const before = meter.usageByRoot().get(pid)?.writeCalls ?? -1
       child.stdin.write('go\n')
       while (!output.endsWith('done')) await new Promise((resolve) => setTimeout(resolve, 10))
-      const after = meter.writeCallsByRoot().get(pid) ?? -1
+      const after = meter.usageByRoot().get(pid)?.writeCalls ?? -1
       expect(before).toBeGreaterThanOrEqual(0)
       // 201 writes of its own; a runtime thread may add a few.
       expect(after - before).toBeGreaterThanOrEqual(201)

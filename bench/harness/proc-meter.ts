@@ -17,6 +17,14 @@ export interface ProcSample {
   readonly processes: number
 }
 
+/** One root's tree, as {@link ProcMeter.usageByRoot} reads it. */
+export interface RootUsage {
+  /** CPU time (user + system, reaped children included with descendants), µs. */
+  readonly cpuUs: number
+  /** Write system calls of its live processes so far (`syscw` of /proc/<pid>/io); `null` when none was readable. */
+  readonly writeCalls: number | null
+}
+
 /**
  * A meter over the process trees rooted at `roots()`; roots are re-read at each sample, so a system may
  * restart a process.
@@ -64,36 +72,24 @@ export class ProcMeter {
   }
 
   /**
-   * CPU time (µs) of each root's tree now, by root PID: where a system of several processes spends its time (two
-   * hub nodes and an engine, say). Does not touch the peak RSS.
+   * CPU time (µs) and write system calls of each root's tree now, by root PID, from one reading of each tree: where a
+   * system of several processes (two hub nodes and an engine, say) spends its time, and how often it hands data to
+   * the kernel, the main cost of a server whose sockets are on the same machine. `writeCalls` counts live processes
+   * only, and is `null` when no process of the tree could be read (another user's, without root). Does not touch the
+   * peak RSS.
    */
-  cpuByRoot(): Map<number, number> {
-    const byRoot = new Map<number, number>()
+  usageByRoot(): Map<number, RootUsage> {
+    const descendants = this.options.descendants !== false
+    const byRoot = new Map<number, RootUsage>()
     for (const root of this.roots()) {
       let ticks = 0
-      for (const stat of this.treeOf(root)) ticks += stat.cpuTicks + (this.options.descendants !== false ? stat.reapedChildTicks : 0)
-      byRoot.set(root, (ticks / CLOCK_TICKS_PER_SECOND) * 1e6)
-    }
-    return byRoot
-  }
-
-  /**
-   * Write system calls made so far by each root's tree (live processes only), by root PID: how often a server hands
-   * data to the kernel, the main cost of a server whose sockets are on the same machine. A root whose counts cannot
-   * be read (another user's process) is left out.
-   */
-  writeCallsByRoot(): Map<number, number> {
-    const byRoot = new Map<number, number>()
-    for (const root of this.roots()) {
-      let calls = 0
-      let readable = false
+      let writeCalls: number | null = null
       for (const stat of this.treeOf(root)) {
-        const count = readWriteCalls(stat.pid)
-        if (count === null) continue
-        calls += count
-        readable = true
+        ticks += stat.cpuTicks + (descendants ? stat.reapedChildTicks : 0)
+        const calls = readWriteCalls(stat.pid)
+        if (calls !== null) writeCalls = (writeCalls ?? 0) + calls
       }
-      if (readable) byRoot.set(root, calls)
+      byRoot.set(root, { cpuUs: (ticks / CLOCK_TICKS_PER_SECOND) * 1e6, writeCalls })
     }
     return byRoot
   }

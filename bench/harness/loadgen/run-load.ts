@@ -223,8 +223,7 @@ export class LoadRun {
 
       // Publish, then drain.
       const beforePublish = meter.sample()
-      const byRootBefore = meter.cpuByRoot()
-      const writesBefore = meter.writeCallsByRoot()
+      const byRootBefore = meter.usageByRoot()
       const clientBefore = this.clientMeter.sample()
       const machineBefore = machineBusyUs()
       const publishStartUs = monotonicUs()
@@ -247,8 +246,7 @@ export class LoadRun {
       )
       await this.drain()
       const afterPublish = meter.sample()
-      const byRootAfter = meter.cpuByRoot()
-      const writesAfter = meter.writeCallsByRoot()
+      const byRootAfter = meter.usageByRoot()
       const serverSeconds = seconds(afterPublish.cpuUs - beforePublish.cpuUs)
       const clientSeconds = seconds(this.clientMeter.sample().cpuUs - clientBefore.cpuUs)
       const machineBusySeconds = seconds(machineBusyUs() - machineBefore)
@@ -266,10 +264,14 @@ export class LoadRun {
 
       const reports = await this.collect()
       meter.stop()
-      const cpuPublishSecondsByRoot = [...byRootAfter].map(([pid, us]) => ({ pid, seconds: seconds(us - (byRootBefore.get(pid) ?? us)) }))
-      const writeCallsPublishByRoot = [...writesAfter]
-        .filter(([pid]) => writesBefore.has(pid))
-        .map(([pid, calls]) => ({ pid, calls: calls - (writesBefore.get(pid) ?? calls) }))
+      const cpuPublishSecondsByRoot = [...byRootAfter].map(([pid, after]) => ({
+        pid,
+        seconds: seconds(after.cpuUs - (byRootBefore.get(pid)?.cpuUs ?? after.cpuUs)),
+      }))
+      const writeCallsPublishByRoot = [...byRootAfter].flatMap(([pid, after]) => {
+        const before = byRootBefore.get(pid)?.writeCalls ?? null
+        return after.writeCalls === null || before === null ? [] : [{ pid, calls: after.writeCalls - before }]
+      })
       const parts = {
         ...{ plan, reports, publish, notReady, connectSeconds, before, connected, afterHold, beforePublish, afterPublish },
         ...{ cpuPublishSecondsByRoot, writeCallsPublishByRoot },
