@@ -1,15 +1,15 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { encodeToPublish } from '../broker/encode-to-publish.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
-import { checkOptionsObject, integerOption } from '../history/option-checks.js'
+import { checkOptionsObject, integerOption, objectOption } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
 import { decodeMessage, encodeMessage } from './message-codec.js'
 import {
   ConnectionWatch,
   DEFAULT_NATS_REQUEST_TIMEOUT_MS,
   messageOf,
-  objectOption,
   openNatsConnection,
   subjectOption,
   urlOption,
@@ -122,13 +122,7 @@ export class NatsBroker implements Broker {
 
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    let payload: Uint8Array
-    try {
-      payload = encodeMessage(message)
-    } catch (cause) {
-      return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
-    }
-    return this.publishEncoded(payload)
+    return encodeToPublish(OWNER, message, encodeMessage, (payload) => this.publishEncoded(payload))
   }
 
   /**

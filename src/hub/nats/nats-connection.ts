@@ -96,14 +96,6 @@ export function urlOption(owner: string, value: unknown): string {
   return value
 }
 
-/** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or an object. */
-export function objectOption<T extends object>(owner: string, name: string, value: T | undefined): T | undefined {
-  if (value !== undefined && (typeof value !== 'object' || (value as unknown) === null)) {
-    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be an object`)
-  }
-  return value
-}
-
 export { messageOf } from '../errors.js'
 
 export { withTimeout } from '../with-timeout.js'

@@ -13,7 +13,7 @@ import { nanos, type NatsConnection } from '@nats-io/transport-node'
 import { HubError } from '../errors.js'
 import { checkLocateId, checkReadQuery, copyUpdate } from '../history/check-arguments.js'
 import type { HistoryCapabilities, HistoryStore, ReadQuery, ReadResult } from '../history/history-store.js'
-import { checkOptionsObject, functionOption, integerOption, nullableIntegerOption } from '../history/option-checks.js'
+import { checkOptionsObject, functionOption, integerOption, nullableIntegerOption, objectOption } from '../history/option-checks.js'
 import { planSequenceRead } from '../history/sequence-read.js'
 import type { StreamPosition } from '../stream-position.js'
 import type { HubMessage, HubUpdate } from '../update.js'
@@ -23,7 +23,6 @@ import {
   ConnectionWatch,
   DEFAULT_NATS_REQUEST_TIMEOUT_MS,
   messageOf,
-  objectOption,
   openNatsConnection,
   streamNameOption,
   subjectOption,

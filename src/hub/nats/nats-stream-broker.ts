@@ -1,17 +1,17 @@
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StoredMsg, type StreamInfo } from '@nats-io/jetstream'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { encodeToPublish } from '../broker/encode-to-publish.js'
 import { MirrorCopies } from '../broker/mirror-copies.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
-import { checkOptionsObject, integerOption } from '../history/option-checks.js'
+import { checkOptionsObject, integerOption, objectOption } from '../history/option-checks.js'
 import type { HubMessage, HubUpdate } from '../update.js'
 import { DEFAULT_NATS_BROKER_SUBJECT, NatsBroker } from './nats-broker.js'
 import {
   ConnectionWatch,
   DEFAULT_NATS_REQUEST_TIMEOUT_MS,
   messageOf,
-  objectOption,
   openNatsConnection,
   streamNameOption,
   subjectOption,
@@ -255,15 +255,12 @@ export class NatsStreamBroker implements Broker {
    */
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    let payload
-    try {
-      payload = encodeMessage(message)
-    } catch (cause) {
-      return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
-    }
-    // The copy carries the payload that validated the message: encoded once.
-    if (this.#mirror !== undefined) this.#copies.send(this.#mirror.publishEncoded(payload, false), message)
-    return RESOLVED
+    const mirror = this.#mirror
+    return encodeToPublish(OWNER, message, encodeMessage, (payload) => {
+      // The copy carries the payload that validated the message.
+      if (mirror !== undefined) this.#copies.send(mirror.publishEncoded(payload, false), message)
+      return RESOLVED
+    })
   }
 
   /**

@@ -1,9 +1,7 @@
 // How the Redis engines write updates and messages. Internal: not re-exported from index.ts.
-import { isStreamOffset, type StreamPosition } from '../stream-position.js'
+import { encodeMessageJson, messageFromWire, parseWireJson } from '../broker/message-json.js'
 import type { HubMessage, HubUpdate } from '../update.js'
 import { validateHubUpdate } from '../update.js'
-
-type MutableUpdate = { -readonly [K in keyof HubUpdate]: HubUpdate[K] }
 
 /**
  * The fields of a stream entry: `id` first (the eviction script reads it to keep the id index exact), then `topics`
@@ -36,46 +34,17 @@ export function updateFromFields(fields: unknown): HubUpdate {
   return update as unknown as HubUpdate
 }
 
-/** One broker message on the wire: the update's fields and the position, flat, with a format version. */
-interface WireMessage {
-  readonly v: 1
-  readonly id: string
-  readonly topics: readonly string[]
-  readonly data: string
-  readonly private: boolean
-  readonly type?: string
-  readonly retry?: number
-  readonly epoch: string
-  readonly offset: string
-}
-
 /**
  * Encodes a broker message as JSON, once per publish. Throws an `Error` saying what is wrong when `message` breaks
  * the `HubMessage` contract, so that nothing undecodable reaches other nodes.
  */
 export function encodeMessage(message: HubMessage): string {
-  if (typeof message !== 'object' || (message as unknown) === null) throw new Error('a message must be an object')
-  const { update, position } = message
-  const problem = validateHubUpdate(update)
-  if (problem !== undefined) throw new Error(problem)
-  checkPosition(position)
-  const wire: { -readonly [K in keyof WireMessage]: WireMessage[K] } = {
-    v: 1,
-    id: update.id,
-    topics: update.topics,
-    data: update.data,
-    private: update.private,
-    epoch: position.epoch,
-    offset: position.offset,
-  }
-  if (update.type !== undefined) wire.type = update.type
-  if (update.retry !== undefined) wire.retry = update.retry
-  return JSON.stringify(wire)
+  return encodeMessageJson(message)
 }
 
 /** Decodes a message written by {@link encodeMessage}, frozen. Throws an `Error` for anything else. */
 export function decodeMessage(text: string): HubMessage {
-  return messageFromWire(parseWire(text))
+  return messageFromWire(parseWireJson(text))
 }
 
 /**
@@ -90,7 +59,7 @@ export interface EntryNotice {
 
 /** Decodes a notice of the append script, its message frozen. Throws an `Error` for anything else. */
 export function decodeEntryNotice(text: string): EntryNotice {
-  const wire = parseWire(text)
+  const wire = parseWireJson(text)
   const { prev } = wire
   if (typeof prev !== 'string' || !STREAM_ID.test(prev)) throw new Error('a stream entry notice needs the previous entry id')
   return { message: messageFromWire(wire), prev }
@@ -98,34 +67,6 @@ export function decodeEntryNotice(text: string): EntryNotice {
 
 /** A Redis stream id as the history issues them: `ms-seq`, decimal. */
 const STREAM_ID = /^\d+-\d+$/
-
-function parseWire(text: string): Record<string, unknown> {
-  const wire = parseJson(text)
-  if (typeof wire !== 'object' || wire === null || (wire as { v?: unknown }).v !== 1) {
-    throw new Error('not a Herald broker message (format version 1)')
-  }
-  return wire as Record<string, unknown>
-}
-
-function messageFromWire(wire: Record<string, unknown>): HubMessage {
-  const { id, topics, data, type, retry, epoch, offset } = wire
-  const update: Record<string, unknown> = { id, topics, data, private: wire.private }
-  if (type !== undefined) update.type = type
-  if (retry !== undefined) update.retry = retry
-  const problem = validateHubUpdate(update)
-  if (problem !== undefined) throw new Error(problem)
-  const position = { epoch, offset }
-  checkPosition(position)
-  Object.freeze(update.topics)
-  return Object.freeze({ update: Object.freeze(update as unknown as MutableUpdate), position: Object.freeze(position) })
-}
-
-function checkPosition(position: unknown): asserts position is StreamPosition {
-  if (typeof position !== 'object' || position === null) throw new Error('a message needs a position')
-  const { epoch, offset } = position as Record<string, unknown>
-  if (typeof epoch !== 'string' || epoch.length === 0) throw new Error('a position needs a non-empty string epoch')
-  if (!isStreamOffset(offset)) throw new Error(`a position needs a canonical offset, not ${JSON.stringify(offset)}`)
-}
 
 function parseJson(text: string): unknown {
   try {

@@ -1,7 +1,8 @@
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { encodeToPublish } from '../broker/encode-to-publish.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
-import { checkOptionsObject, integerOption } from '../history/option-checks.js'
+import { checkOptionsObject, integerOption, objectOption, stringOption } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
 import { decodeMessage, encodeMessage } from './message-codec.js'
 import { RedisChannelSubscriber } from './redis-channel-subscriber.js'
@@ -11,9 +12,7 @@ import {
   DEFAULT_REDIS_URL,
   destroyRedisClient,
   messageOf,
-  objectOption,
   sendRedisCommand,
-  stringOption,
   type RedisClient,
   type RedisEngineClientOptions,
 } from './redis-connection.js'
@@ -134,13 +133,7 @@ export class RedisBroker implements Broker {
 
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    let payload: string
-    try {
-      payload = encodeMessage(message)
-    } catch (cause) {
-      return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
-    }
-    return this.publishEncoded(payload)
+    return encodeToPublish(OWNER, message, encodeMessage, (payload) => this.publishEncoded(payload))
   }
 
   /**

@@ -1,7 +1,6 @@
 // Connections of the Redis engines. Internal: not re-exported from index.ts.
 import { createClient, ErrorReply, type RedisClientOptions } from 'redis'
 import { redisUrlDatabase } from '../engines-url.js'
-import { HubError } from '../errors.js'
 import { withTimeout } from '../with-timeout.js'
 
 /** The Redis server the engines connect to when no `url` is given. */
@@ -186,26 +185,3 @@ export function entryNoticeChannel(keyPrefix: string, url: string, clientOptions
 
 export { messageOf } from '../errors.js'
 
-/** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a non-empty string. */
-export function stringOption(owner: string, name: string, value: unknown, fallback: string): string {
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be a non-empty string`)
-  }
-  return value
-}
-
-/** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or an object. */
-export function objectOption<T extends object>(owner: string, name: string, value: T | undefined): T | undefined {
-  if (value !== undefined && (typeof value !== 'object' || (value as unknown) === null)) {
-    throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be an object`)
-  }
-  return value
-}
-
-/** Throws `ERR_HUB_INVALID_OPTION` unless `value` is undefined or a boolean. */
-export function booleanOption(owner: string, name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') throw new HubError('ERR_HUB_INVALID_OPTION', `${owner}: ${name} must be a boolean`)
-  return value
-}

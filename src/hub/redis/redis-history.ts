@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto'
 import { HubError } from '../errors.js'
 import { checkLocateId, checkReadQuery, copyUpdate } from '../history/check-arguments.js'
 import type { HistoryCapabilities, HistoryStore, ReadQuery, ReadResult } from '../history/history-store.js'
-import { checkOptionsObject, functionOption, integerOption, nullableIntegerOption } from '../history/option-checks.js'
+import { booleanOption, checkOptionsObject, functionOption, integerOption, nullableIntegerOption, objectOption, stringOption } from '../history/option-checks.js'
 import { isStreamOffset, type StreamPosition } from '../stream-position.js'
 import type { HubMessage, HubUpdate } from '../update.js'
 import { updateFromFields, updateToFields } from './message-codec.js'
 import {
-  booleanOption,
   createRedisClient,
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_URL,
@@ -15,9 +14,7 @@ import {
   entryNoticeChannel,
   isNoScript,
   messageOf,
-  objectOption,
   sendRedisCommand,
-  stringOption,
   untagReply,
   type RedisClient,
   type RedisEngineClientOptions,

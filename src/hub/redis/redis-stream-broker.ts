@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { encodeToPublish } from '../broker/encode-to-publish.js'
 import { MirrorCopies } from '../broker/mirror-copies.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
-import { checkOptionsObject, integerOption } from '../history/option-checks.js'
+import { checkOptionsObject, integerOption, objectOption, stringOption } from '../history/option-checks.js'
 import { compareOffsets } from '../stream-position.js'
 import type { HubMessage, HubUpdate } from '../update.js'
 import { decodeEntryNotice, encodeMessage, updateFromFields, type EntryNotice } from './message-codec.js'
@@ -17,9 +18,7 @@ import {
   entryNoticeChannel,
   isNoScript,
   messageOf,
-  objectOption,
   sendRedisCommand,
-  stringOption,
   untagReply,
   type RedisClient,
   type RedisEngineClientOptions,
@@ -242,15 +241,12 @@ export class RedisStreamBroker implements Broker {
    */
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    let payload
-    try {
-      payload = encodeMessage(message)
-    } catch (cause) {
-      return Promise.reject(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: cannot publish: ${messageOf(cause)}`, { cause }))
-    }
-    // The copy carries the payload that validated the message: encoded once.
-    if (this.#mirror !== undefined) this.#copies.send(this.#mirror.publishEncoded(payload), message)
-    return RESOLVED
+    const mirror = this.#mirror
+    return encodeToPublish(OWNER, message, encodeMessage, (payload) => {
+      // The copy carries the payload that validated the message.
+      if (mirror !== undefined) this.#copies.send(mirror.publishEncoded(payload), message)
+      return RESOLVED
+    })
   }
 
   /**
