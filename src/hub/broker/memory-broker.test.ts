@@ -14,9 +14,10 @@ describe('MemoryBroker', () => {
     expect(() => new MemoryBroker()).not.toThrow()
   })
 
-  it('rejects a listener that is not a function', async () => {
+  it('rejects a listener or an onMissed that is not a function', async () => {
     const broker = new MemoryBroker()
     await expect(broker.subscribe('listener' as unknown as () => void)).rejects.toMatchObject({ code: 'ERR_HUB_INVALID_OPTION' })
+    await expect(broker.subscribe(() => undefined, { onMissed: 1 as unknown as () => void })).rejects.toMatchObject({ code: 'ERR_HUB_INVALID_OPTION' })
   })
 
   it('calls every listener before publish returns, in subscription order, with the same message object', async () => {

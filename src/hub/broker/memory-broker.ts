@@ -1,6 +1,8 @@
-import { HubError, messageOf } from '../errors.js'
+import { HubError } from '../errors.js'
+import { checkOptionsObject } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
-import type { Broker, Unsubscribe } from './broker.js'
+import type { Broker, SubscribeOptions, Unsubscribe } from './broker.js'
+import { SubscriptionSet, type Subscriptions } from './subscription-set.js'
 
 /** Options of {@link MemoryBroker}. Every field is optional. */
 export interface MemoryBrokerOptions {
@@ -14,16 +16,12 @@ export interface MemoryBrokerOptions {
   readonly onError?: (error: HubError) => void
 }
 
-interface Listener {
-  readonly onMessage: (message: HubMessage) => void
-  active: boolean
-}
-
 interface Pending {
   readonly message: HubMessage
-  readonly listeners: readonly Listener[]
+  readonly subscriptions: Subscriptions
 }
 
+const OWNER = 'MemoryBroker'
 const RESOLVED = Promise.resolve()
 
 /**
@@ -43,40 +41,32 @@ const RESOLVED = Promise.resolve()
  * ```
  */
 export class MemoryBroker implements Broker {
-  readonly #onError: (error: HubError) => void
-  /** Replaced, never mutated, so a publish can keep the array it started with (copy on write). */
-  #listeners: readonly Listener[] = []
+  readonly #subscriptions: SubscriptionSet
   /** Messages published by listeners while a delivery is under way. */
   #pending: Pending[] = []
   #delivering = false
   #closed = false
 
   constructor(options: MemoryBrokerOptions = {}) {
-    if (typeof options !== 'object' || (options as unknown) === null) {
-      throw new HubError('ERR_HUB_INVALID_OPTION', 'MemoryBroker: options must be an object')
-    }
-    const { onError = ignoreError } = options
-    if (typeof onError !== 'function') {
-      throw new HubError('ERR_HUB_INVALID_OPTION', `MemoryBroker: onError must be a function, not ${typeof onError}`)
-    }
-    this.#onError = onError
+    checkOptionsObject(OWNER, options)
+    this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
   }
 
   publish(message: HubMessage): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    const listeners = this.#listeners
-    if (listeners.length === 0) return RESOLVED
+    const subscriptions = this.#subscriptions.current
+    if (subscriptions.length === 0) return RESOLVED
     if (this.#delivering) {
-      this.#pending.push({ message, listeners })
+      this.#pending.push({ message, subscriptions })
       return RESOLVED
     }
     this.#delivering = true
     try {
-      this.#deliver(message, listeners)
+      this.#subscriptions.deliver(message, subscriptions)
       // Indexing rather than shift(): the queue is drained in one pass, then dropped.
       for (let i = 0; i < this.#pending.length; i++) {
         const next = this.#pending[i] as Pending
-        this.#deliver(next.message, next.listeners)
+        this.#subscriptions.deliver(next.message, next.subscriptions)
       }
     } finally {
       this.#pending = []
@@ -85,63 +75,32 @@ export class MemoryBroker implements Broker {
     return RESOLVED
   }
 
-  subscribe(onMessage: (message: HubMessage) => void): Promise<Unsubscribe> {
-    if (this.#closed) return Promise.reject(closedError())
-    if (typeof onMessage !== 'function') {
-      const message = `MemoryBroker: a listener must be a function, not ${typeof onMessage}`
-      return Promise.reject(new HubError('ERR_HUB_INVALID_OPTION', message))
-    }
-    const listener: Listener = { onMessage, active: true }
-    this.#listeners = [...this.#listeners, listener]
-    const unsubscribe: Unsubscribe = () => {
-      if (listener.active) {
-        listener.active = false
-        this.#listeners = this.#listeners.filter((other) => other !== listener)
-      }
-      return RESOLVED
-    }
-    return Promise.resolve(unsubscribe)
+  /**
+   * Subscribes a listener; see {@link Broker.subscribe}. `options.onMissed`, when given, is checked but never called:
+   * nothing is lost within one process.
+   *
+   * @throws `ERR_HUB_INVALID_OPTION` (rejects) when `onMessage`, or `options.onMissed`, is not a function;
+   *   `ERR_HUB_BROKER_CLOSED` after `close()`.
+   */
+  // eslint-disable-next-line @typescript-eslint/require-await -- async, so that a failed check rejects
+  async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
+    if (this.#closed) throw closedError()
+    this.#subscriptions.check(onMessage, options)
+    const unsubscribe = this.#subscriptions.add(onMessage, undefined)
+    return unsubscribe
   }
+
+
 
   close(): Promise<void> {
     if (this.#closed) return RESOLVED
     this.#closed = true
-    for (const listener of this.#listeners) listener.active = false
-    this.#listeners = []
+    this.#subscriptions.close()
     this.#pending = []
     return RESOLVED
-  }
-
-  #deliver(message: HubMessage, listeners: readonly Listener[]): void {
-    for (const listener of listeners) {
-      if (!listener.active) continue
-      try {
-        const result: unknown = listener.onMessage(message)
-        if (isThenable(result)) result.then(undefined, (error: unknown) => this.#report(error))
-      } catch (error) {
-        this.#report(error)
-      }
-    }
-  }
-
-  #report(cause: unknown): void {
-    const error = new HubError('ERR_HUB_BROKER_LISTENER_FAILED', `a broker listener failed: ${messageOf(cause)}`, { cause })
-    try {
-      this.#onError(error)
-    } catch (reporterError) {
-      queueMicrotask(() => {
-        throw reporterError
-      })
-    }
   }
 }
 
 function closedError(): HubError {
   return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed')
 }
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-}
-
-function ignoreError(): void {}

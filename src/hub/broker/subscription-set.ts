@@ -1,4 +1,4 @@
-// The subscription bookkeeping of the network brokers (Redis, NATS, and their stream variants). Internal: not
+// The subscription bookkeeping of the brokers (memory, IPC, Redis, NATS and their stream variants). Internal: not
 // re-exported from index.ts.
 import { HubError, messageOf } from '../errors.js'
 import { functionOption } from '../history/option-checks.js'
@@ -10,6 +10,9 @@ interface Subscription {
   readonly onMissed: ((event: MissedMessages) => void) | undefined
   active: boolean
 }
+
+/** The subscriptions of a {@link SubscriptionSet} at one moment (see {@link SubscriptionSet.current}). */
+export type Subscriptions = readonly Subscription[]
 
 const RESOLVED = Promise.resolve()
 
@@ -71,6 +74,14 @@ export class SubscriptionSet {
   }
 
   /**
+   * The subscriptions active now, for a message to be delivered later to these and no others (a broker that queues
+   * the messages published while it delivers): one added meanwhile does not get it, one removed meanwhile is skipped.
+   */
+  get current(): Subscriptions {
+    return this.#subscriptions
+  }
+
+  /**
    * Validates the arguments of `subscribe`; returns the `onMissed` callback (or `undefined`).
    *
    * @throws `ERR_HUB_INVALID_OPTION` when `onMessage` is not a function, or `options.onMissed` is given and is not one.
@@ -99,9 +110,12 @@ export class SubscriptionSet {
     }
   }
 
-  /** Calls every active subscription's listener with `message`; see the class notes for errors. */
-  deliver(message: HubMessage): void {
-    for (const subscription of this.#subscriptions) {
+  /**
+   * Calls the listener of every subscription still active, of `subscriptions` (by default those active now), with
+   * `message`; see the class notes for errors.
+   */
+  deliver(message: HubMessage, subscriptions: Subscriptions = this.#subscriptions): void {
+    for (const subscription of subscriptions) {
       if (!subscription.active) continue
       try {
         const result: unknown = subscription.onMessage(message)

@@ -1,4 +1,5 @@
-import type { Broker, Unsubscribe } from '../broker/broker.js'
+import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
+import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
 import { integerOption } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
@@ -9,7 +10,13 @@ import { DEFAULT_IPC_CALL_TIMEOUT_MS } from './ipc-history.js'
 export interface IpcBrokerOptions {
   /** The pipe to the primary, whose {@link ClusterRelay} hands every message to every worker. */
   channel: IpcChannel
-  /** Receives errors thrown by listeners. @defaultValue ignore them */
+  /**
+   * Receives the errors of listeners (`ERR_HUB_BROKER_LISTENER_FAILED`, the listener's error as `cause`): a throw, or
+   * a rejection of a promise the listener returned. Delivery goes on regardless. An error thrown by `onError` itself
+   * is rethrown from a microtask.
+   *
+   * @defaultValue a function that ignores the error
+   */
   onError?: (error: HubError) => void
   /**
    * How long a publish waits for the primary to relay it before it rejects with `ERR_HUB_BROKER_UNAVAILABLE` (a
@@ -30,19 +37,18 @@ const OWNER = 'IpcBroker'
  */
 export class IpcBroker implements Broker {
   readonly #channel: IpcChannel
-  readonly #onError: (error: HubError) => void
   /** One entry per subscription: the same function subscribed twice is called twice. */
-  readonly #listeners = new Set<{ readonly listener: (m: HubMessage) => unknown }>()
+  readonly #subscriptions: SubscriptionSet
   readonly #acks = new Map<number, { resolve: () => void; reject: (error: Error) => void; timer: ReturnType<typeof setTimeout> }>()
   readonly #callTimeoutMs: number
   #nextId = 0
   #stop: (() => void) | undefined
   #closed = false
 
-  /** @throws `ERR_HUB_INVALID_OPTION` for a `callTimeoutMs` that is not an integer >= 1. */
+  /** @throws `ERR_HUB_INVALID_OPTION` for a `callTimeoutMs` that is not an integer >= 1, or an `onError` that is not a function. */
   constructor(options: IpcBrokerOptions) {
     this.#channel = options.channel
-    this.#onError = options.onError ?? (() => undefined)
+    this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
     this.#callTimeoutMs = integerOption(OWNER, 'callTimeoutMs', options.callTimeoutMs, DEFAULT_IPC_CALL_TIMEOUT_MS, 1)
   }
 
@@ -66,28 +72,28 @@ export class IpcBroker implements Broker {
     })
   }
 
-  subscribe(onMessage: (m: HubMessage) => void): Promise<Unsubscribe> {
-    if (this.#closed) return Promise.reject(new HubError('ERR_HUB_BROKER_CLOSED', 'the broker is closed'))
-    const entry = { listener: onMessage }
-    this.#listeners.add(entry)
+  /**
+   * Subscribes a listener; see {@link Broker.subscribe}. `options.onMissed`, when given, is checked but never called:
+   * the pipe to the primary loses nothing while both processes live.
+   *
+   * @throws `ERR_HUB_INVALID_OPTION` (rejects) when `onMessage`, or `options.onMissed`, is not a function;
+   *   `ERR_HUB_BROKER_CLOSED` after `close()`.
+   */
+  // eslint-disable-next-line @typescript-eslint/require-await -- async, so that a failed check rejects
+  async subscribe(onMessage: (m: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
+    if (this.#closed) throw new HubError('ERR_HUB_BROKER_CLOSED', 'the broker is closed')
+    this.#subscriptions.check(onMessage, options)
+    const unsubscribe = this.#subscriptions.add(onMessage, undefined)
     this.#listen()
-    return Promise.resolve(() => {
-      this.#listeners.delete(entry)
-      return Promise.resolve()
-    })
+    return unsubscribe
   }
+
+
 
   #listen(): void {
     this.#stop ??= this.#channel.onMessage((m) => {
       if (m.herald !== 'broker-message') return
-      for (const { listener } of this.#listeners) {
-        try {
-          const result = listener(m.message as HubMessage)
-          if (result instanceof Promise) result.catch((cause: unknown) => this.#failed(cause))
-        } catch (cause) {
-          this.#failed(cause)
-        }
-      }
+      this.#subscriptions.deliver(m.message as HubMessage)
       if (m.ack !== undefined) {
         const ack = this.#acks.get(m.ack)
         this.#acks.delete(m.ack)
@@ -99,13 +105,9 @@ export class IpcBroker implements Broker {
     })
   }
 
-  #failed(cause: unknown): void {
-    this.#onError(new HubError('ERR_HUB_BROKER_LISTENER_FAILED', 'a broker listener failed', { cause }))
-  }
-
   close(): Promise<void> {
     this.#closed = true
-    this.#listeners.clear()
+    this.#subscriptions.close()
     for (const ack of this.#acks.values()) {
       clearTimeout(ack.timer)
       ack.reject(new HubError('ERR_HUB_BROKER_CLOSED', 'the broker closed before the primary acknowledged'))

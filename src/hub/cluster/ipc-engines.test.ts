@@ -122,6 +122,15 @@ describe('IpcBroker through the relay', () => {
       expect(() => new IpcBroker({ channel: worker, callTimeoutMs })).toThrow(expect.objectContaining({ code: 'ERR_HUB_INVALID_OPTION' }))
     }
   })
+
+  it('validates onError, and rejects a listener or an onMissed that is not a function, with ERR_HUB_INVALID_OPTION', async () => {
+    const [worker] = createChannelPair()
+    expect(() => new IpcBroker({ channel: worker, onError: 'log' as unknown as () => void })).toThrow(expect.objectContaining({ code: 'ERR_HUB_INVALID_OPTION' }))
+    const broker = new IpcBroker({ channel: worker })
+    await expect(broker.subscribe('listener' as unknown as () => void)).rejects.toMatchObject({ code: 'ERR_HUB_INVALID_OPTION' })
+    await expect(broker.subscribe(() => undefined, { onMissed: 1 as unknown as () => void })).rejects.toMatchObject({ code: 'ERR_HUB_INVALID_OPTION' })
+    await broker.close()
+  })
 })
 
 describe('IpcHistory', () => {
