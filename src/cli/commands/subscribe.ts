@@ -4,6 +4,7 @@ import { CliError } from '../errors.js'
 import { describeRefusal, hubUrl } from '../hub-url.js'
 import { listFlag, optionalString, parseFlags, requiredString } from '../parse-flags.js'
 import { defineCommand } from '../define-command.js'
+import { sleep } from '../sleep.js'
 
 /** One line for `herald --help`. */
 export const summary = 'print the updates of topics as they arrive, one JSON object per line'
@@ -133,16 +134,4 @@ async function readStream(response: Response, signal: AbortSignal, onEvent: (eve
   } finally {
     signal.removeEventListener('abort', cancel)
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-    function done(): void {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-  })
 }

@@ -1,4 +1,5 @@
 import type { Hub } from '../../hub/index.js'
+import { sleep } from '../sleep.js'
 
 /** Generations running at once, at most, by default. */
 export const DEFAULT_MAX_GENERATIONS = 8
@@ -55,7 +56,7 @@ export function createTokenStreamer(hub: Pick<Hub, 'publish'>, options: TokenStr
     const tokens = tokenize(answer(prompt))
     await hub.publish({ topics: topic, type: 'start', data: JSON.stringify({ prompt }) })
     for (let index = 0; index < tokens.length; index++) {
-      await delay(intervalMs, controller.signal)
+      await sleep(intervalMs, controller.signal)
       if (controller.signal.aborted) return
       await hub.publish({ topics: topic, type: 'token', data: JSON.stringify({ index, text: tokens[index] }) })
     }
@@ -79,18 +80,6 @@ export function createTokenStreamer(hub: Pick<Hub, 'publish'>, options: TokenStr
       await Promise.all(generations)
     },
   }
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-    function done(): void {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-  })
 }
 
 /** A made-up answer that quotes the prompt and explains what the page is showing. */
