@@ -1,3 +1,4 @@
+import { concatBytes } from '../server/concat-bytes.js'
 import type { Session, SessionOptions } from '../server/session.js'
 import { HubError } from './errors.js'
 
@@ -43,14 +44,7 @@ export async function readBounded(
   } else {
     for await (const chunk of chunks) take(chunk)
   }
-  if (parts.length === 1) return parts[0] as Uint8Array
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
+  return concatBytes(parts)
 }
 
 function tooLarge(maxBytes: number): HubError {
