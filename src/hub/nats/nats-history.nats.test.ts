@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { HubError } from '../errors.js'
-import { startTcpProxy, type TcpProxy } from '../redis/testing/tcp-proxy.js'
+import type { TcpProxy } from '../redis/testing/tcp-proxy.js'
 import { compareOffsets, type StreamPosition } from '../stream-position.js'
 import { historyConformance, sampleUpdate } from '../history/testing/history-suite.js'
 import {
@@ -14,7 +14,7 @@ import {
   NatsHistory,
   type NatsHistoryOptions,
 } from './nats-history.js'
-import { adminConnection, deleteStreams, NATS_URL, requireNats, uniqueName } from './testing/nats-service.js'
+import { adminConnection, deleteStreams, NATS_URL, natsUrlThrough, QUICK_RECONNECT, requireNats, startNatsProxy, uniqueName } from './testing/nats-service.js'
 
 const hasNats = await requireNats()
 
@@ -216,9 +216,6 @@ describe.runIf(hasNats)('NatsHistory under faults', () => {
   const opened: NatsHistory[] = []
   const streams: string[] = []
   const proxies: TcpProxy[] = []
-  const target = new URL(NATS_URL)
-  // Reconnect at once rather than after nats.js's default 2 s, to keep the tests short.
-  const quickReconnect = { reconnectTimeWait: 20, reconnectJitter: 0 }
 
   function open(options: NatsHistoryOptions = {}): NatsHistory {
     const name = options.stream ?? uniqueName('faults')
@@ -229,7 +226,7 @@ describe.runIf(hasNats)('NatsHistory under faults', () => {
   }
 
   async function proxy(): Promise<TcpProxy> {
-    const started = await startTcpProxy({ host: target.hostname, port: Number(target.port || 4222) })
+    const started = await startNatsProxy()
     proxies.push(started)
     return started
   }
@@ -276,7 +273,7 @@ describe.runIf(hasNats)('NatsHistory under faults', () => {
 
   it('never acknowledges an append it then loses when the client drops its connection mid-stream', async () => {
     const name = uniqueName('drop')
-    const nc = await adminConnection(quickReconnect)
+    const nc = await adminConnection(QUICK_RECONNECT)
     try {
       const history = open({ stream: name, connection: nc, requestTimeoutMs: 1_000 })
       await history.append(sampleUpdate(0))
@@ -290,7 +287,7 @@ describe.runIf(hasNats)('NatsHistory under faults', () => {
   it('never acknowledges an append it then loses when the network cuts the connection mid-stream', async () => {
     const name = uniqueName('cut')
     const network = await proxy()
-    const history = open({ stream: name, url: `nats://127.0.0.1:${network.port}`, requestTimeoutMs: 1_000, connectionOptions: quickReconnect })
+    const history = open({ stream: name, url: natsUrlThrough(network), requestTimeoutMs: 1_000, connectionOptions: QUICK_RECONNECT })
     await history.append(sampleUpdate(0))
     await expectStored(name, await appendThrough(history, () => network.cut()))
   })
@@ -298,7 +295,7 @@ describe.runIf(hasNats)('NatsHistory under faults', () => {
   it('holds appends made during a short outage until the connection is back, in call order', async () => {
     const network = await proxy()
     const errors: HubError[] = []
-    const history = open({ url: `nats://127.0.0.1:${network.port}`, connectionOptions: quickReconnect, onError: (error) => errors.push(error) })
+    const history = open({ url: natsUrlThrough(network), connectionOptions: QUICK_RECONNECT, onError: (error) => errors.push(error) })
     const first = await history.append(sampleUpdate(1))
     network.down()
     await vi.waitFor(() => expect(errors.map((e) => e.code)).toEqual(['ERR_HUB_HISTORY_UNAVAILABLE']))
@@ -310,7 +307,7 @@ describe.runIf(hasNats)('NatsHistory under faults', () => {
 
   it('fails at once a read whose connection is lost before the answer', async () => {
     const network = await proxy()
-    const history = open({ url: `nats://127.0.0.1:${network.port}`, connectionOptions: quickReconnect, requestTimeoutMs: 30_000 })
+    const history = open({ url: natsUrlThrough(network), connectionOptions: QUICK_RECONNECT, requestTimeoutMs: 30_000 })
     await history.append(sampleUpdate(1))
     const reading = history.size()
     network.cut()
@@ -321,7 +318,7 @@ describe.runIf(hasNats)('NatsHistory under faults', () => {
   it('fails an append with ERR_HUB_HISTORY_UNAVAILABLE while NATS is unreachable, and never stores it later', async () => {
     const name = uniqueName('down')
     const network = await proxy()
-    const history = open({ stream: name, url: `nats://127.0.0.1:${network.port}`, requestTimeoutMs: 300, connectionOptions: quickReconnect })
+    const history = open({ stream: name, url: natsUrlThrough(network), requestTimeoutMs: 300, connectionOptions: QUICK_RECONNECT })
     const before = await history.append(sampleUpdate(1))
     network.down()
     await expect(history.append(sampleUpdate(2))).rejects.toMatchObject({ code: 'ERR_HUB_HISTORY_UNAVAILABLE' })

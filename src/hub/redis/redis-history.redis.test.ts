@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { HubError } from '../errors.js'
 import { historyConformance, sampleUpdate } from '../history/testing/history-suite.js'
 import { compareOffsets, type StreamPosition } from '../stream-position.js'
+import { closeAfterEach } from '../testing/close-after-each.js'
 import type { HubMessage } from '../update.js'
 import { decodeEntryNotice } from './message-codec.js'
 import { RedisBroker } from './redis-broker.js'
@@ -45,22 +46,20 @@ if (hasRedis) {
 
 const everything = { match: () => true, limit: 100_000 }
 
+const prefixes: string[] = []
+const closing = closeAfterEach(async () => {
+  for (const prefix of prefixes.splice(0)) await deleteKeys(REDIS_URL, prefix)
+})
+
+/** Opens a history on `options.keyPrefix`, or on a new prefix for `kind`; closed, and its keys deleted, after the test. */
+function openHistory(kind: string, options: RedisHistoryOptions): RedisHistory {
+  const keyPrefix = options.keyPrefix ?? uniquePrefix(kind)
+  prefixes.push(keyPrefix)
+  return closing(new RedisHistory({ url: REDIS_URL, keyPrefix, ...options }))
+}
+
 describe.runIf(hasRedis)('RedisHistory', () => {
-  const opened: RedisHistory[] = []
-  const prefixes: string[] = []
-
-  function open(options: RedisHistoryOptions = {}): RedisHistory {
-    const keyPrefix = options.keyPrefix ?? uniquePrefix('history')
-    prefixes.push(keyPrefix)
-    const history = new RedisHistory({ url: REDIS_URL, keyPrefix, ...options })
-    opened.push(history)
-    return history
-  }
-
-  afterEach(async () => {
-    for (const history of opened.splice(0)) await history.close()
-    for (const prefix of prefixes.splice(0)) await deleteKeys(REDIS_URL, prefix)
-  })
+  const open = (options: RedisHistoryOptions = {}): RedisHistory => openHistory('history', options)
 
   it('documents its defaults: 100,000 entries, 24 h, 64 MiB, 1,000 entries scanned per read', () => {
     expect(DEFAULT_REDIS_HISTORY_MAX_ENTRIES).toBe(100_000)
@@ -275,21 +274,7 @@ describe.runIf(hasRedis)('RedisHistory', () => {
 const FLUSHED_DATABASE = 9
 
 describe.runIf(hasRedis)('RedisHistory under faults', () => {
-  const opened: RedisHistory[] = []
-  const prefixes: string[] = []
-
-  function open(options: RedisHistoryOptions = {}): RedisHistory {
-    const keyPrefix = options.keyPrefix ?? uniquePrefix('faults')
-    prefixes.push(keyPrefix)
-    const history = new RedisHistory({ url: REDIS_URL, keyPrefix, ...options })
-    opened.push(history)
-    return history
-  }
-
-  afterEach(async () => {
-    for (const history of opened.splice(0)) await history.close()
-    for (const prefix of prefixes.splice(0)) await deleteKeys(REDIS_URL, prefix)
-  })
+  const open = (options: RedisHistoryOptions = {}): RedisHistory => openHistory('faults', options)
 
   it('never acknowledges an append it then loses when its connection is killed mid-stream', async () => {
     const name = `herald-test-${randomUUID()}`

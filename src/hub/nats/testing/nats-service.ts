@@ -3,6 +3,7 @@ import { connect as connectTcp } from 'node:net'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node'
 import { requireService } from '../../../../test/helpers/require-service.js'
+import { startTcpProxy, type TcpProxy } from '../../redis/testing/tcp-proxy.js'
 
 /** The NATS the tests use: `NATS_URL`, or the one on this machine. */
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
@@ -25,6 +26,20 @@ export async function requireNats(): Promise<boolean> {
     socket.once('data', (chunk) => done(chunk.subarray(0, 5).toString() === 'INFO '))
   })
   return requireService('NATS', reachable, `nothing answers at ${NATS_URL}`)
+}
+
+/** Connection options that reconnect at once rather than after nats.js's default 2 s, to keep the tests short. */
+export const QUICK_RECONNECT = { reconnectTimeWait: 20, reconnectJitter: 0 } as const
+
+/** Starts a TCP proxy in front of the NATS at {@link NATS_URL}, to cut a client's connection or stop the server for it. */
+export function startNatsProxy(): Promise<TcpProxy> {
+  const url = new URL(NATS_URL)
+  return startTcpProxy({ host: url.hostname, port: Number(url.port || 4222) })
+}
+
+/** The URL of the NATS at {@link NATS_URL} as reached through `proxy`. */
+export function natsUrlThrough(proxy: TcpProxy): string {
+  return `nats://127.0.0.1:${proxy.port}`
 }
 
 /** A name no other test run uses, valid as a stream name and as a subject token. */

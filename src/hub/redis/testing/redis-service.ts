@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
 import { createClient } from 'redis'
 import { requireService } from '../../../../test/helpers/require-service.js'
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
 
 /** The Redis the tests use: `REDIS_URL`, or the one on this machine. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -25,6 +26,17 @@ export async function requireRedis(): Promise<boolean> {
     socket.once('data', (chunk) => done(chunk[0] === 0x2b || chunk[0] === 0x2d))
   })
   return requireService('Redis', reachable, `nothing answers at ${REDIS_URL}`)
+}
+
+/** Starts a TCP proxy in front of the Redis at {@link REDIS_URL}, to cut a client's connection or stop the server for it. */
+export function startRedisProxy(): Promise<TcpProxy> {
+  const url = new URL(REDIS_URL)
+  return startTcpProxy({ host: url.hostname, port: Number(url.port || 6379) })
+}
+
+/** The URL of the Redis at {@link REDIS_URL} as reached through `proxy`. */
+export function redisUrlThrough(proxy: TcpProxy): string {
+  return `redis://127.0.0.1:${proxy.port}`
 }
 
 /** A URL for the same server with another logical database, for tests that flush it. */
