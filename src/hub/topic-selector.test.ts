@@ -8,6 +8,7 @@ import {
   createTopicSelectorCache,
   type TopicSelectorSpec,
 } from './topic-selector.js'
+import { thrownCode } from './testing/error-codes.js'
 
 const topic = (value: string): TopicSelectorSpec => ({ kind: 'topic', value })
 const exact = (value: string): TopicSelectorSpec => ({ kind: 'exact', value })
@@ -16,16 +17,6 @@ const HUB = 'https://hub.example.com/.well-known/mercure'
 
 function matchesTemplate(template: string, candidate: string): boolean {
   return createTopicSelector([topic(template)]).matchesTopic(candidate)
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (error) {
-    if (error instanceof HubError) return error.code
-    throw error
-  }
-  return undefined
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -422,10 +413,10 @@ describe('RFC 6570 URI templates as selectors', () => {
   })
 
   it('strictTemplates refuses a malformed template instead of comparing it exactly', () => {
-    expect(codeOf(() => createTopicSelector([topic('https://example.com/{id')], { strictTemplates: true }))).toBe(
+    expect(thrownCode(() => createTopicSelector([topic('https://example.com/{id')], { strictTemplates: true }))).toBe(
       'ERR_HUB_TOPIC_INVALID_SELECTOR',
     )
-    expect(codeOf(() => createTopicSelector([topic("it's")], { strictTemplates: true }))).toBeUndefined()
+    expect(thrownCode(() => createTopicSelector([topic("it's")], { strictTemplates: true }))).toBeUndefined()
   })
 })
 
@@ -451,8 +442,8 @@ describe('exact matchers (Mercure draft: match=, matchType Exact)', () => {
 
   it('[spec] matcher values with control characters or invalid UTF-8 are rejected', () => {
     for (const value of ['a\nb', 'a\u0000', 'a\u007f', 'a\u0085', 'a\ud800b']) {
-      expect(codeOf(() => createTopicSelector([exact(value)]))).toBe('ERR_HUB_TOPIC_INVALID_SELECTOR')
-      expect(codeOf(() => createTopicSelector([pattern(`https://x.example/${value}`)]))).toBe(
+      expect(thrownCode(() => createTopicSelector([exact(value)]))).toBe('ERR_HUB_TOPIC_INVALID_SELECTOR')
+      expect(thrownCode(() => createTopicSelector([pattern(`https://x.example/${value}`)]))).toBe(
         'ERR_HUB_TOPIC_INVALID_SELECTOR',
       )
     }
@@ -481,7 +472,7 @@ describe('URL pattern matchers (Mercure draft: matchURLPattern=, matchType URLPa
   })
 
   it('a relative pattern without the hub URL is an invalid selector; a relative topic matches nothing', () => {
-    expect(codeOf(() => createTopicSelector([pattern('/books/:id')]))).toBe('ERR_HUB_TOPIC_INVALID_SELECTOR')
+    expect(thrownCode(() => createTopicSelector([pattern('/books/:id')]))).toBe('ERR_HUB_TOPIC_INVALID_SELECTOR')
     expect(createTopicSelector([pattern('https://example.com/*')]).matchesTopic('/books/1')).toBe(false)
   })
 
@@ -511,7 +502,7 @@ describe('URL pattern matchers (Mercure draft: matchURLPattern=, matchType URLPa
 
   it('refuses invalid patterns with ERR_HUB_TOPIC_INVALID_SELECTOR', () => {
     for (const invalid of ['https://example.com/:id(', 'https://example.com/{', 'https://example.com/:']) {
-      expect(codeOf(() => createTopicSelector([pattern(invalid)], { baseURL: HUB }))).toBe(
+      expect(thrownCode(() => createTopicSelector([pattern(invalid)], { baseURL: HUB }))).toBe(
         'ERR_HUB_TOPIC_INVALID_SELECTOR',
       )
     }
@@ -592,38 +583,38 @@ describe('URL pattern matchers (Mercure draft: matchURLPattern=, matchType URLPa
 describe('limits and cache', () => {
   it(`refuses selectors longer than maxSelectorLength (default ${DEFAULT_MAX_SELECTOR_LENGTH})`, () => {
     const long = `https://example.com/${'a'.repeat(DEFAULT_MAX_SELECTOR_LENGTH)}`
-    expect(codeOf(() => createTopicSelector([topic(long)]))).toBe('ERR_HUB_TOPIC_SELECTOR_LIMIT')
-    expect(codeOf(() => createTopicSelector([exact('abcdef')], { maxSelectorLength: 5 }))).toBe(
+    expect(thrownCode(() => createTopicSelector([topic(long)]))).toBe('ERR_HUB_TOPIC_SELECTOR_LIMIT')
+    expect(thrownCode(() => createTopicSelector([exact('abcdef')], { maxSelectorLength: 5 }))).toBe(
       'ERR_HUB_TOPIC_SELECTOR_LIMIT',
     )
   })
 
   it('refuses templates and patterns that compile to too many states', () => {
-    expect(codeOf(() => createTopicSelector([topic('/{id:9999}')]))).toBe('ERR_HUB_TOPIC_SELECTOR_LIMIT')
-    expect(codeOf(() => createTopicSelector([pattern('https://example.com/:a((?:ab){3000})')]))).toBe(
+    expect(thrownCode(() => createTopicSelector([topic('/{id:9999}')]))).toBe('ERR_HUB_TOPIC_SELECTOR_LIMIT')
+    expect(thrownCode(() => createTopicSelector([pattern('https://example.com/:a((?:ab){3000})')]))).toBe(
       'ERR_HUB_TOPIC_SELECTOR_LIMIT',
     )
-    expect(codeOf(() => createTopicSelector([topic('/{a}/{b}')], { maxStates: 10 }))).toBe(
+    expect(thrownCode(() => createTopicSelector([topic('/{a}/{b}')], { maxStates: 10 }))).toBe(
       'ERR_HUB_TOPIC_SELECTOR_LIMIT',
     )
   })
 
   it('refuses malformed specs and options', () => {
-    expect(codeOf(() => createTopicSelector([{ kind: 'regexp', value: 'x' } as unknown as TopicSelectorSpec]))).toBe(
+    expect(thrownCode(() => createTopicSelector([{ kind: 'regexp', value: 'x' } as unknown as TopicSelectorSpec]))).toBe(
       'ERR_HUB_TOPIC_INVALID_SELECTOR',
     )
-    expect(codeOf(() => createTopicSelector([{ kind: 'topic', value: 1 } as unknown as TopicSelectorSpec]))).toBe(
+    expect(thrownCode(() => createTopicSelector([{ kind: 'topic', value: 1 } as unknown as TopicSelectorSpec]))).toBe(
       'ERR_HUB_TOPIC_INVALID_SELECTOR',
     )
-    expect(codeOf(() => createTopicSelector('x' as unknown as TopicSelectorSpec[]))).toBe(
+    expect(thrownCode(() => createTopicSelector('x' as unknown as TopicSelectorSpec[]))).toBe(
       'ERR_HUB_TOPIC_INVALID_SELECTOR',
     )
-    expect(codeOf(() => createTopicSelector([], { maxStates: 0 }))).toBe('ERR_HUB_INVALID_OPTION')
-    expect(codeOf(() => createTopicSelector([], { baseURL: '/relative' }))).toBe('ERR_HUB_INVALID_OPTION')
-    expect(codeOf(() => createTopicSelector([], { cache: { maxEntries: 1, size: 0, clear() {} } }))).toBe(
+    expect(thrownCode(() => createTopicSelector([], { maxStates: 0 }))).toBe('ERR_HUB_INVALID_OPTION')
+    expect(thrownCode(() => createTopicSelector([], { baseURL: '/relative' }))).toBe('ERR_HUB_INVALID_OPTION')
+    expect(thrownCode(() => createTopicSelector([], { cache: { maxEntries: 1, size: 0, clear() {} } }))).toBe(
       'ERR_HUB_INVALID_OPTION',
     )
-    expect(codeOf(() => createTopicSelectorCache({ maxEntries: -1 }))).toBe('ERR_HUB_INVALID_OPTION')
+    expect(thrownCode(() => createTopicSelectorCache({ maxEntries: -1 }))).toBe('ERR_HUB_INVALID_OPTION')
   })
 
   it('shares compiled selectors through a bounded LRU cache', () => {

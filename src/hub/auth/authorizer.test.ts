@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { HubError } from '../errors.js'
 import { createAuthorizer, type AuthorizerOptions } from './authorizer.js'
 import type { AuthRequest } from './extract-token.js'
 import type { Grant } from './grant.js'
 import { signToken } from './sign-token.js'
+import { rejectionCode } from '../testing/error-codes.js'
 
 const PUBLISHER_SECRET = 'publisher-secret-that-is-at-least-32-bytes'
 const SUBSCRIBER_SECRET = 'subscriber-secret-that-is-at-least-32-bytes'
@@ -14,16 +14,6 @@ function request(init: { query?: string; headers?: Record<string, string>; metho
   return { headers: req.headers, url: new URL(req.url) }
 }
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-
-async function rejection(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof HubError) return error.code
-    throw error
-  }
-  return 'resolved'
-}
 
 function authorizer(extra: AuthorizerOptions = {}) {
   return createAuthorizer({
@@ -47,7 +37,7 @@ describe('authorizePublish', () => {
   it('[spec] "If the publisher is not authorized for all the topics of an update, the hub MUST NOT dispatch the update (even if some topics in the list are allowed) and MUST return a 403"', async () => {
     const token = await signToken({ key: PUBLISHER_SECRET, publish: ['https://example.com/books/{id}'] })
     const req = request({ method: 'POST', headers: bearer(token) })
-    expect(await rejection(authorizer().authorizePublish(req, ['https://example.com/books/1', 'https://example.com/authors/1']))).toBe(
+    expect(await rejectionCode(authorizer().authorizePublish(req, ['https://example.com/books/1', 'https://example.com/authors/1']))).toBe(
       'ERR_HUB_AUTH_INSUFFICIENT_SCOPE',
     )
   })
@@ -57,7 +47,7 @@ describe('authorizePublish', () => {
       await signToken({ key: PUBLISHER_SECRET, subscribe: ['*'] }),
       await signToken({ key: PUBLISHER_SECRET, publish: [] }),
     ]) {
-      expect(await rejection(authorizer().authorizePublish(request({ headers: bearer(token) }), ['urn:a']))).toBe(
+      expect(await rejectionCode(authorizer().authorizePublish(request({ headers: bearer(token) }), ['urn:a']))).toBe(
         'ERR_HUB_AUTH_INSUFFICIENT_SCOPE',
       )
     }
@@ -72,20 +62,20 @@ describe('authorizePublish', () => {
     })
     const auth = authorizer({ audience: HUB })
     expect((await auth.authorizePublish(request({ headers: bearer(token) }), ['https://example.com/books/9'])).profile).toBe('at+jwt')
-    expect(await rejection(auth.authorizePublish(request({ headers: bearer(token) }), ['https://example.com/authors/9']))).toBe(
+    expect(await rejectionCode(auth.authorizePublish(request({ headers: bearer(token) }), ['https://example.com/authors/9']))).toBe(
       'ERR_HUB_AUTH_INSUFFICIENT_SCOPE',
     )
   })
 
   it('[spec] refuses a publisher without a token (401) and tokens signed with another key', async () => {
-    expect(await rejection(authorizer().authorizePublish(request(), ['urn:a']))).toBe('ERR_HUB_AUTH_TOKEN_MISSING')
+    expect(await rejectionCode(authorizer().authorizePublish(request(), ['urn:a']))).toBe('ERR_HUB_AUTH_TOKEN_MISSING')
     const subscriberToken = await signToken({ key: SUBSCRIBER_SECRET, publish: ['*'] })
-    expect(await rejection(authorizer().authorizePublish(request({ headers: bearer(subscriberToken) }), ['urn:a']))).toBe(
+    expect(await rejectionCode(authorizer().authorizePublish(request({ headers: bearer(subscriberToken) }), ['urn:a']))).toBe(
       'ERR_HUB_AUTH_TOKEN_INVALID',
     )
     const token = await signToken({ key: PUBLISHER_SECRET, publish: ['*'] })
     const noKey = createAuthorizer({ subscriberKey: { secret: SUBSCRIBER_SECRET } })
-    expect(await rejection(noKey.authorizePublish(request({ headers: bearer(token) }), ['urn:a']))).toBe(
+    expect(await rejectionCode(noKey.authorizePublish(request({ headers: bearer(token) }), ['urn:a']))).toBe(
       'ERR_HUB_AUTH_TOKEN_INVALID',
     )
   })
@@ -96,9 +86,9 @@ describe('authorizePublish', () => {
     it('[spec] accepts a cookie-borne token from the hub\'s own origin (Origin, else Referer)', async () => {
       const auth = authorizer()
       const sameOrigin = request({ method: 'POST', headers: { cookie: await cookie(), origin: 'https://hub.example.com' } })
-      expect(await rejection(auth.authorizePublish(sameOrigin, ['urn:a']))).toBe('resolved')
+      expect(await rejectionCode(auth.authorizePublish(sameOrigin, ['urn:a']))).toBe('resolved')
       const referer = request({ method: 'POST', headers: { cookie: await cookie(), referer: 'https://hub.example.com/app/page' } })
-      expect(await rejection(auth.authorizePublish(referer, ['urn:a']))).toBe('resolved')
+      expect(await rejectionCode(auth.authorizePublish(referer, ['urn:a']))).toBe('resolved')
     })
 
     it('[spec] "hub implementations SHOULD use the Origin and Referer HTTP headers … to verify that the source origin matches the target origin"', async () => {
@@ -110,7 +100,7 @@ describe('authorizePublish', () => {
         { origin: 'http://hub.example.com' },
       ]) {
         const req = request({ method: 'POST', headers: { cookie: await cookie(), ...headers } })
-        expect(await rejection(auth.authorizePublish(req, ['urn:a'])), JSON.stringify(headers)).toBe(
+        expect(await rejectionCode(auth.authorizePublish(req, ['urn:a'])), JSON.stringify(headers)).toBe(
           'ERR_HUB_AUTH_ORIGIN_REJECTED',
         )
       }
@@ -118,16 +108,16 @@ describe('authorizePublish', () => {
 
     it('[spec] "If none of these headers are available, the hub SHOULD discard the request"', async () => {
       const req = request({ method: 'POST', headers: { cookie: await cookie() } })
-      expect(await rejection(authorizer().authorizePublish(req, ['urn:a']))).toBe('ERR_HUB_AUTH_ORIGIN_REJECTED')
+      expect(await rejectionCode(authorizer().authorizePublish(req, ['urn:a']))).toBe('ERR_HUB_AUTH_ORIGIN_REJECTED')
     })
 
     it('allows the configured publish origins, or any with "*"', async () => {
       const req = request({ method: 'POST', headers: { cookie: await cookie(), origin: 'https://app.example.com' } })
-      expect(await rejection(authorizer({ publishOrigins: ['https://app.example.com'] }).authorizePublish(req, ['urn:a']))).toBe(
+      expect(await rejectionCode(authorizer({ publishOrigins: ['https://app.example.com'] }).authorizePublish(req, ['urn:a']))).toBe(
         'resolved',
       )
-      expect(await rejection(authorizer({ publishOrigins: ['*'] }).authorizePublish(req, ['urn:a']))).toBe('resolved')
-      expect(await rejection(authorizer({ publishOrigins: ['https://other.example.com'] }).authorizePublish(req, ['urn:a']))).toBe(
+      expect(await rejectionCode(authorizer({ publishOrigins: ['*'] }).authorizePublish(req, ['urn:a']))).toBe('resolved')
+      expect(await rejectionCode(authorizer({ publishOrigins: ['https://other.example.com'] }).authorizePublish(req, ['urn:a']))).toBe(
         'ERR_HUB_AUTH_ORIGIN_REJECTED',
       )
     })
@@ -135,22 +125,22 @@ describe('authorizePublish', () => {
     it('does not check origins for tokens in the Authorization header', async () => {
       const token = await signToken({ key: PUBLISHER_SECRET, publish: ['*'] })
       const req = request({ method: 'POST', headers: { ...bearer(token), origin: 'https://elsewhere.example' } })
-      expect(await rejection(authorizer().authorizePublish(req, ['urn:a']))).toBe('resolved')
+      expect(await rejectionCode(authorizer().authorizePublish(req, ['urn:a']))).toBe('resolved')
     })
   })
 })
 
 describe('authorizeSubscribe', () => {
   it('[spec] requires a token unless anonymous subscribers are allowed', async () => {
-    expect(await rejection(authorizer().authorizeSubscribe(request({ query: '?topic=*' })))).toBe('ERR_HUB_AUTH_TOKEN_MISSING')
+    expect(await rejectionCode(authorizer().authorizeSubscribe(request({ query: '?topic=*' })))).toBe('ERR_HUB_AUTH_TOKEN_MISSING')
     expect(await authorizer({ anonymous: true }).authorizeSubscribe(request({ query: '?topic=*' }))).toBeNull()
   })
 
   it('verifies a presented token even when anonymous subscribers are allowed', async () => {
     const req = request({ query: '?topic=*', headers: { cookie: 'mercureAuthorization=not.a.token' } })
-    expect(await rejection(authorizer({ anonymous: true }).authorizeSubscribe(req))).toBe('ERR_HUB_AUTH_TOKEN_MALFORMED')
+    expect(await rejectionCode(authorizer({ anonymous: true }).authorizeSubscribe(req))).toBe('ERR_HUB_AUTH_TOKEN_MALFORMED')
     const publisherToken = await signToken({ key: PUBLISHER_SECRET, subscribe: ['*'] })
-    expect(await rejection(authorizer({ anonymous: true }).authorizeSubscribe(request({ headers: bearer(publisherToken) })))).toBe(
+    expect(await rejectionCode(authorizer({ anonymous: true }).authorizeSubscribe(request({ headers: bearer(publisherToken) })))).toBe(
       'ERR_HUB_AUTH_TOKEN_INVALID',
     )
   })
@@ -172,7 +162,7 @@ describe('authorizeSubscribe', () => {
   it('refuses tokens when no subscriber key is configured', async () => {
     const token = await signToken({ key: SUBSCRIBER_SECRET, subscribe: ['*'] })
     const auth = createAuthorizer({ anonymous: true })
-    expect(await rejection(auth.authorizeSubscribe(request({ headers: bearer(token) })))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(auth.authorizeSubscribe(request({ headers: bearer(token) })))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
     expect(await auth.authorizeSubscribe(request())).toBeNull()
   })
 })
@@ -237,18 +227,18 @@ describe('authorizeSubscriptionsApi', () => {
   it('[spec] "The requested URL MUST match at least one of the topic selectors provided in the mercure.subscribe key"', async () => {
     const token = await signToken({ key: SUBSCRIBER_SECRET, subscribe: ['/.well-known/mercure/subscriptions{/topic}{/subscriber}'] })
     const auth = authorizer()
-    expect(await rejection(auth.authorizeSubscriptionsApi(request({ headers: bearer(token) }), path))).toBe('resolved')
-    expect(await rejection(auth.authorizeSubscriptionsApi(request({ headers: bearer(token) }), '/.well-known/mercure/subscriptions'))).toBe(
+    expect(await rejectionCode(auth.authorizeSubscriptionsApi(request({ headers: bearer(token) }), path))).toBe('resolved')
+    expect(await rejectionCode(auth.authorizeSubscriptionsApi(request({ headers: bearer(token) }), '/.well-known/mercure/subscriptions'))).toBe(
       'resolved',
     )
     const narrow = await signToken({ key: SUBSCRIBER_SECRET, subscribe: ['https://example.com/a'] })
-    expect(await rejection(auth.authorizeSubscriptionsApi(request({ headers: bearer(narrow) }), path))).toBe(
+    expect(await rejectionCode(auth.authorizeSubscriptionsApi(request({ headers: bearer(narrow) }), path))).toBe(
       'ERR_HUB_AUTH_INSUFFICIENT_SCOPE',
     )
   })
 
   it('requires a token even with anonymous subscribers', async () => {
-    expect(await rejection(authorizer({ anonymous: true }).authorizeSubscriptionsApi(request(), path))).toBe(
+    expect(await rejectionCode(authorizer({ anonymous: true }).authorizeSubscriptionsApi(request(), path))).toBe(
       'ERR_HUB_AUTH_TOKEN_MISSING',
     )
   })
@@ -261,7 +251,7 @@ describe('authorizeSubscriptionsApi', () => {
       subscribe: [{ match: '/.well-known/mercure/subscriptions/*', matchType: 'URLPattern' }],
     })
     const auth = authorizer({ audience: HUB })
-    expect(await rejection(auth.authorizeSubscriptionsApi(request({ headers: bearer(token) }), '/.well-known/mercure/subscriptions/Exact/a/b'))).toBe(
+    expect(await rejectionCode(auth.authorizeSubscriptionsApi(request({ headers: bearer(token) }), '/.well-known/mercure/subscriptions/Exact/a/b'))).toBe(
       'resolved',
     )
   })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { HubError } from '../errors.js'
 import { DEFAULT_TOKEN_COOKIE_NAMES, extractToken, type AuthRequest, type TokenExtractionOptions } from './extract-token.js'
+import { thrownCode } from '../testing/error-codes.js'
 
 const HUB = 'https://hub.example.com/.well-known/mercure'
 const request = (query: string, headers: Record<string, string> = {}): AuthRequest => ({
@@ -8,15 +8,6 @@ const request = (query: string, headers: Record<string, string> = {}): AuthReque
   headers: new Headers(headers),
 })
 const extract = (req: AuthRequest, options?: TokenExtractionOptions) => extractToken(req, options)
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (error) {
-    return (error as HubError).code
-  }
-  return undefined
-}
 
 describe('extractToken', () => {
   it('returns null when the request presents no token', () => {
@@ -77,12 +68,12 @@ describe('extractToken', () => {
 
   it('[spec] RFC 6750 invalid_request: a Bearer header without exactly one token', () => {
     for (const header of ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer a,b', 'Bearer a.b.c, Bearer d.e.f']) {
-      expect(code(() => extract(request('', { authorization: header }))), header).toBe('ERR_HUB_AUTH_INVALID_REQUEST')
+      expect(thrownCode(() => extract(request('', { authorization: header }))), header).toBe('ERR_HUB_AUTH_INVALID_REQUEST')
     }
   })
 
   it('[spec] RFC 6750 invalid_request: a repeated token query parameter', () => {
-    expect(code(() => extract(request('?authorization=a&authorization=b')))).toBe('ERR_HUB_AUTH_INVALID_REQUEST')
+    expect(thrownCode(() => extract(request('?authorization=a&authorization=b')))).toBe('ERR_HUB_AUTH_INVALID_REQUEST')
   })
 
   it('treats empty query parameters and cookies as absent', () => {

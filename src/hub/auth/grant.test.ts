@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { HubError } from '../errors.js'
 import { grantFromClaims } from './grant.js'
+import { thrownCode } from '../testing/error-codes.js'
 
 const HUB = 'https://hub.example.com/.well-known/mercure'
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (error) {
-    return (error as HubError).code
-  }
-  return undefined
-}
 
 describe('grantFromClaims: the mercure claim', () => {
   it('[spec] maps mercure.publish and mercure.subscribe to topic selectors (URI templates included)', () => {
@@ -44,12 +35,12 @@ describe('grantFromClaims: the mercure claim', () => {
   })
 
   it('refuses malformed claims and oversized lists with ERR_HUB_AUTH_CLAIMS_INVALID', () => {
-    expect(code(() => grantFromClaims({ mercure: null }, 'mercure'))).toBe('ERR_HUB_AUTH_CLAIMS_INVALID')
-    expect(code(() => grantFromClaims({ mercure: { subscribe: {} } }, 'mercure'))).toBe('ERR_HUB_AUTH_CLAIMS_INVALID')
-    expect(code(() => grantFromClaims({ mercure: { publish: ['a', 'b', 'c'] } }, 'mercure', { maxClaimSelectors: 2 }))).toBe(
+    expect(thrownCode(() => grantFromClaims({ mercure: null }, 'mercure'))).toBe('ERR_HUB_AUTH_CLAIMS_INVALID')
+    expect(thrownCode(() => grantFromClaims({ mercure: { subscribe: {} } }, 'mercure'))).toBe('ERR_HUB_AUTH_CLAIMS_INVALID')
+    expect(thrownCode(() => grantFromClaims({ mercure: { publish: ['a', 'b', 'c'] } }, 'mercure', { maxClaimSelectors: 2 }))).toBe(
       'ERR_HUB_AUTH_CLAIMS_INVALID',
     )
-    expect(code(() => grantFromClaims({ mercure: { publish: ['x'.repeat(50)] } }, 'mercure', { maxSelectorLength: 10 }))).toBe(
+    expect(thrownCode(() => grantFromClaims({ mercure: { publish: ['x'.repeat(50)] } }, 'mercure', { maxSelectorLength: 10 }))).toBe(
       'ERR_HUB_AUTH_CLAIMS_INVALID',
     )
   })
@@ -128,13 +119,13 @@ describe('grantFromClaims: authorization_details (at+jwt)', () => {
         { type: 'mercure', actions: ['subscribe'], topics: [{ match: '/.well-known/mercure/subscriptions/*', matchType: 'URLPattern' }] },
       ],
     }
-    expect(code(() => grantFromClaims(claims, 'at+jwt'))).toBe('ERR_HUB_AUTH_CLAIMS_INVALID')
+    expect(thrownCode(() => grantFromClaims(claims, 'at+jwt'))).toBe('ERR_HUB_AUTH_CLAIMS_INVALID')
     const grant = grantFromClaims(claims, 'at+jwt', { baseURL: HUB })
     expect(grant.subscribe?.matchesTopic('/.well-known/mercure/subscriptions/Exact/a/b')).toBe(true)
   })
 
   it('refuses a non-array authorization_details', () => {
-    expect(code(() => grantFromClaims({ authorization_details: { type: 'mercure' } }, 'at+jwt'))).toBe(
+    expect(thrownCode(() => grantFromClaims({ authorization_details: { type: 'mercure' } }, 'at+jwt'))).toBe(
       'ERR_HUB_AUTH_CLAIMS_INVALID',
     )
   })

@@ -1,22 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { HubError } from '../errors.js'
 import { signToken } from './sign-token.js'
 import { createTokenVerifier } from './token-verifier.js'
+import { rejectionCode } from '../testing/error-codes.js'
 
 const SECRET = 'a-secret-for-development-tokens-32b'
 const HUB = 'https://hub.example.com/.well-known/mercure'
-
-async function rejection(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof HubError) return error.code
-    throw error
-  }
-  return 'resolved'
-}
 
 describe('signToken', () => {
   it('[spec] makes a mercure-claim token with publish, subscribe and payload', async () => {
@@ -87,27 +77,27 @@ describe('signToken', () => {
 
   it('refuses keys that cannot sign with the algorithm', async () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    expect(await rejection(signToken({ key: 'short' }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
-    expect(await rejection(signToken({ key: SECRET, alg: 'HS512' }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
-    expect(await rejection(signToken({ key: SECRET, alg: 'RS256' }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
-    expect(await rejection(signToken({ key: rsa.privateKey, alg: 'ES256' }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
-    expect(await rejection(signToken({ key: rsa.publicKey }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
+    expect(await rejectionCode(signToken({ key: 'short' }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
+    expect(await rejectionCode(signToken({ key: SECRET, alg: 'HS512' }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
+    expect(await rejectionCode(signToken({ key: SECRET, alg: 'RS256' }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
+    expect(await rejectionCode(signToken({ key: rsa.privateKey, alg: 'ES256' }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
+    expect(await rejectionCode(signToken({ key: rsa.publicKey }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
     const publicPem = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString()
-    expect(await rejection(signToken({ key: publicPem }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
+    expect(await rejectionCode(signToken({ key: publicPem }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
   })
 
   it('refuses inconsistent options', async () => {
-    expect(await rejection(signToken({ key: SECRET, profile: 'at+jwt', publish: ['*'] }))).toBe('ERR_HUB_INVALID_OPTION')
-    expect(await rejection(signToken({ key: SECRET, profile: 'at+jwt', audience: HUB, expiresIn: null }))).toBe(
+    expect(await rejectionCode(signToken({ key: SECRET, profile: 'at+jwt', publish: ['*'] }))).toBe('ERR_HUB_INVALID_OPTION')
+    expect(await rejectionCode(signToken({ key: SECRET, profile: 'at+jwt', audience: HUB, expiresIn: null }))).toBe(
       'ERR_HUB_INVALID_OPTION',
     )
-    expect(await rejection(signToken({ key: SECRET, profile: 'at+jwt', audience: HUB, payload: [1] }))).toBe(
+    expect(await rejectionCode(signToken({ key: SECRET, profile: 'at+jwt', audience: HUB, payload: [1] }))).toBe(
       'ERR_HUB_INVALID_OPTION',
     )
-    expect(await rejection(signToken({ key: SECRET, publish: [{ match: 'x', matchType: 'URLPattern' }] }))).toBe(
+    expect(await rejectionCode(signToken({ key: SECRET, publish: [{ match: 'x', matchType: 'URLPattern' }] }))).toBe(
       'ERR_HUB_INVALID_OPTION',
     )
-    expect(await rejection(signToken({ key: SECRET, expiresIn: 'soon' }))).toBe('ERR_HUB_INVALID_OPTION')
-    expect(await rejection(signToken({ key: SECRET, profile: 'jwt' as 'mercure' }))).toBe('ERR_HUB_INVALID_OPTION')
+    expect(await rejectionCode(signToken({ key: SECRET, expiresIn: 'soon' }))).toBe('ERR_HUB_INVALID_OPTION')
+    expect(await rejectionCode(signToken({ key: SECRET, profile: 'jwt' as 'mercure' }))).toBe('ERR_HUB_INVALID_OPTION')
   })
 })

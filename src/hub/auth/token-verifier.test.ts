@@ -8,6 +8,7 @@ import type { JwsAlgorithm } from './key-algorithms.js'
 import { signToken } from './sign-token.js'
 import { createTokenVerifier, type TokenVerifierOptions } from './token-verifier.js'
 import type { VerificationKeyOptions } from './verification-key.js'
+import { rejectionCode } from '../testing/error-codes.js'
 
 const SECRET = 'a-very-long-secret-for-hs512-tokens-that-is-at-least-64-bytes-long!'
 const HUB = 'https://hub.example.com/.well-known/mercure'
@@ -44,16 +45,6 @@ beforeAll(() => {
   ed25519 = pair('ed25519')
 })
 
-async function rejection(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof HubError) return error.code
-    throw error
-  }
-  return 'resolved'
-}
-
 function verify(key: VerificationKeyOptions, token: string, extra: Partial<TokenVerifierOptions> = {}) {
   return createTokenVerifier({ key, ...extra }).verify(token)
 }
@@ -80,7 +71,7 @@ describe('algorithm families', () => {
 
   it('refuses RSA-PSS-typed keys (unsupported) and asks for a plain RSA key, which covers PS256–PS512', async () => {
     expect(() => createTokenVerifier({ key: { publicKey: rsaPss.publicPem } })).toThrow(/plain RSA key/)
-    expect(await rejection(signToken({ key: rsaPss.privateKey, publish: ['*'] }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
+    expect(await rejectionCode(signToken({ key: rsaPss.privateKey, publish: ['*'] }))).toBe('ERR_HUB_AUTH_KEY_INVALID')
   })
 
   it.each<[JwsAlgorithm, () => Pair]>([
@@ -95,7 +86,7 @@ describe('algorithm families', () => {
 
   it('refuses an ES256 token on a P-384 key: the curve fixes the algorithm', async () => {
     const token = await signToken({ key: p256.privateKey, publish: ['*'] })
-    expect(await rejection(verify({ publicKey: p384.publicPem }, token))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ publicKey: p384.publicPem }, token))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
   })
 
   it('verifies EdDSA and Ed25519 tokens with an Ed25519 key', async () => {
@@ -110,18 +101,18 @@ describe('algorithm families', () => {
     const token = await signToken({ key: rsa.privateKey, publish: ['*'] })
     expect((await verify({ jwk }, token)).publish).not.toBeNull()
     // A JWK that names its algorithm is used with it only.
-    expect(await rejection(verify({ jwk: { ...jwk, alg: 'PS256' } }, token))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ jwk: { ...jwk, alg: 'PS256' } }, token))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
     const oct = { kty: 'oct', k: Buffer.from(SECRET).toString('base64url') }
     expect((await verify({ jwk: oct }, await signToken({ key: SECRET, publish: ['*'] }))).publish).not.toBeNull()
   })
 
   it('restricts to the configured algorithms', async () => {
     const ps = await signToken({ key: rsa.privateKey, alg: 'PS256', publish: ['*'] })
-    expect(await rejection(verify({ publicKey: rsa.publicPem, algorithms: ['RS256'] }, ps))).toBe(
+    expect(await rejectionCode(verify({ publicKey: rsa.publicPem, algorithms: ['RS256'] }, ps))).toBe(
       'ERR_HUB_AUTH_TOKEN_INVALID',
     )
     const hs512 = await signToken({ key: SECRET, alg: 'HS512', publish: ['*'] })
-    expect(await rejection(verify({ secret: SECRET, algorithms: ['HS256'] }, hs512))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ secret: SECRET, algorithms: ['HS256'] }, hs512))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
   })
 })
 
@@ -183,8 +174,8 @@ describe('rejections', () => {
       .setProtectedHeader({ alg: 'HS256' })
       .setExpirationTime(now() - 30)
       .sign(new TextEncoder().encode(SECRET))
-    expect(await rejection(verify({ secret: SECRET }, token))).toBe('ERR_HUB_AUTH_TOKEN_EXPIRED')
-    expect(await rejection(verify({ secret: SECRET }, token, { clockToleranceMs: 60_000 }))).toBe('resolved')
+    expect(await rejectionCode(verify({ secret: SECRET }, token))).toBe('ERR_HUB_AUTH_TOKEN_EXPIRED')
+    expect(await rejectionCode(verify({ secret: SECRET }, token, { clockToleranceMs: 60_000 }))).toBe('resolved')
   })
 
   it('refuses tokens that are not valid yet (nbf)', async () => {
@@ -192,37 +183,37 @@ describe('rejections', () => {
       .setProtectedHeader({ alg: 'HS256' })
       .setNotBefore(now() + 3600)
       .sign(new TextEncoder().encode(SECRET))
-    expect(await rejection(verify({ secret: SECRET }, token))).toBe('ERR_HUB_AUTH_TOKEN_NOT_YET_VALID')
-    expect(await rejection(verify({ secret: SECRET }, token, { now: () => Date.now() + 7_200_000 }))).toBe('resolved')
+    expect(await rejectionCode(verify({ secret: SECRET }, token))).toBe('ERR_HUB_AUTH_TOKEN_NOT_YET_VALID')
+    expect(await rejectionCode(verify({ secret: SECRET }, token, { now: () => Date.now() + 7_200_000 }))).toBe('resolved')
   })
 
   it('refuses a bad signature', async () => {
     const token = await signToken({ key: SECRET, publish: ['*'] })
     const other = await signToken({ key: 'another-secret-that-is-long-enough-for-hs256!', publish: ['*'] })
     const forged = `${token.split('.').slice(0, 2).join('.')}.${other.split('.')[2]!}`
-    expect(await rejection(verify({ secret: SECRET }, forged))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ secret: SECRET }, forged))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
     const tampered = `${token.split('.')[0]!}.${b64({ mercure: { publish: ['*'], subscribe: ['*'] } })}.${token.split('.')[2]!}`
-    expect(await rejection(verify({ secret: SECRET }, tampered))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ secret: SECRET }, tampered))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
   })
 
   it('[spec] refuses alg: none ("Hubs MUST NOT accept alg=none")', async () => {
     const unsigned = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ mercure: { publish: ['*'] } })}.`
-    expect(await rejection(verify({ secret: SECRET }, unsigned))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
-    expect(await rejection(verify({ publicKey: rsa.publicPem }, unsigned))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ secret: SECRET }, unsigned))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ publicKey: rsa.publicPem }, unsigned))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
   })
 
   it('[spec] refuses key confusion: an HS256 token whose secret is the RSA public key', async () => {
     const token = await new SignJWT({ mercure: { publish: ['*'] } })
       .setProtectedHeader({ alg: 'HS256' })
       .sign(new TextEncoder().encode(rsa.publicPem))
-    expect(await rejection(verify({ publicKey: rsa.publicPem }, token))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ publicKey: rsa.publicPem }, token))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
   })
 
   it('refuses a token with the wrong algorithm for the key', async () => {
     const es = await signToken({ key: p256.privateKey, publish: ['*'] })
-    expect(await rejection(verify({ publicKey: rsa.publicPem }, es))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ publicKey: rsa.publicPem }, es))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
     const hs = await signToken({ key: SECRET, publish: ['*'] })
-    expect(await rejection(verify({ publicKey: rsa.publicPem }, hs))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ publicKey: rsa.publicPem }, hs))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
   })
 
   it('refuses malformed tokens', async () => {
@@ -239,39 +230,39 @@ describe('rejections', () => {
       `${header!}.${Buffer.from('not json').toString('base64url')}.x`,
       'Bearer abc.def.ghi',
     ]) {
-      expect(await rejection(verify({ secret: SECRET }, token)), token).toBe('ERR_HUB_AUTH_TOKEN_MALFORMED')
+      expect(await rejectionCode(verify({ secret: SECRET }, token)), token).toBe('ERR_HUB_AUTH_TOKEN_MALFORMED')
     }
     // Well-formed JSON, but the claims set is an array: a valid signature over it is still not a JWT.
     const arrayClaims = `${header!}.${Buffer.from('[1]').toString('base64url')}`
     const { createHmac } = await import('node:crypto')
     const sig = createHmac('sha256', SECRET).update(arrayClaims).digest('base64url')
-    expect(await rejection(verify({ secret: SECRET }, `${arrayClaims}.${sig}`))).toBe('ERR_HUB_AUTH_TOKEN_MALFORMED')
+    expect(await rejectionCode(verify({ secret: SECRET }, `${arrayClaims}.${sig}`))).toBe('ERR_HUB_AUTH_TOKEN_MALFORMED')
   })
 
   it('refuses tokens longer than maxTokenLength', async () => {
     const token = await signToken({ key: SECRET, publish: Array.from({ length: 200 }, (_, i) => `https://example.com/${i}`) })
-    expect(await rejection(verify({ secret: SECRET }, token, { maxTokenLength: 1000 }))).toBe(
+    expect(await rejectionCode(verify({ secret: SECRET }, token, { maxTokenLength: 1000 }))).toBe(
       'ERR_HUB_AUTH_TOKEN_MALFORMED',
     )
   })
 
   it('checks iss and aud of mercure tokens when configured and present', async () => {
     const token = await signToken({ key: SECRET, publish: ['*'], issuer: 'https://issuer.example', audience: HUB })
-    expect(await rejection(verify({ secret: SECRET }, token, { issuer: 'https://issuer.example', audience: HUB }))).toBe(
+    expect(await rejectionCode(verify({ secret: SECRET }, token, { issuer: 'https://issuer.example', audience: HUB }))).toBe(
       'resolved',
     )
-    expect(await rejection(verify({ secret: SECRET }, token, { issuer: 'https://other.example' }))).toBe(
+    expect(await rejectionCode(verify({ secret: SECRET }, token, { issuer: 'https://other.example' }))).toBe(
       'ERR_HUB_AUTH_TOKEN_INVALID',
     )
-    expect(await rejection(verify({ secret: SECRET }, token, { audience: ['https://other.example', HUB] }))).toBe(
+    expect(await rejectionCode(verify({ secret: SECRET }, token, { audience: ['https://other.example', HUB] }))).toBe(
       'resolved',
     )
-    expect(await rejection(verify({ secret: SECRET }, token, { audience: 'https://other.example' }))).toBe(
+    expect(await rejectionCode(verify({ secret: SECRET }, token, { audience: 'https://other.example' }))).toBe(
       'ERR_HUB_AUTH_TOKEN_INVALID',
     )
     // Tokens of that revision are usually self-issued, without iss or aud: still accepted.
     const bare = await signToken({ key: SECRET, publish: ['*'] })
-    expect(await rejection(verify({ secret: SECRET }, bare, { audience: HUB, issuer: 'https://issuer.example' }))).toBe(
+    expect(await rejectionCode(verify({ secret: SECRET }, bare, { audience: HUB, issuer: 'https://issuer.example' }))).toBe(
       'resolved',
     )
   })
@@ -279,7 +270,7 @@ describe('rejections', () => {
   it('refuses malformed mercure claims as a whole (no partial acceptance)', async () => {
     for (const mercure of [[], 'x', { publish: 'x' }, { subscribe: [1] }, { publish: ['*', 2] }]) {
       const token = await new SignJWT({ mercure }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET))
-      expect(await rejection(verify({ secret: SECRET }, token)), JSON.stringify(mercure)).toBe(
+      expect(await rejectionCode(verify({ secret: SECRET }, token)), JSON.stringify(mercure)).toBe(
         'ERR_HUB_AUTH_CLAIMS_INVALID',
       )
     }
@@ -318,7 +309,7 @@ describe('at+jwt access tokens (current Mercure draft)', () => {
     })
     const grant = await verify({ publicKey: ed25519.publicPem }, token, { ...options, issuer: 'https://auth.example.com' })
     expect(
-      await rejection(verify({ publicKey: ed25519.publicPem }, token, { ...options, issuer: 'https://other-auth.example' })),
+      await rejectionCode(verify({ publicKey: ed25519.publicPem }, token, { ...options, issuer: 'https://other-auth.example' })),
     ).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
     expect(grant.profile).toBe('at+jwt')
     expect(grant.subject).toBe('urn:uuid:bb3de268-05b0-4c65-b44e-8f9acefc29d6')
@@ -341,7 +332,7 @@ describe('at+jwt access tokens (current Mercure draft)', () => {
     const grant = await verify({ secret: SECRET }, idToken, options)
     expect(grant.profile).toBe('mercure')
     expect(grant.publish).toBeNull()
-    expect(await rejection(verify({ secret: SECRET }, idToken, { ...options, profiles: ['at+jwt'] }))).toBe(
+    expect(await rejectionCode(verify({ secret: SECRET }, idToken, { ...options, profiles: ['at+jwt'] }))).toBe(
       'ERR_HUB_AUTH_TOKEN_INVALID',
     )
   })
@@ -356,16 +347,16 @@ describe('at+jwt access tokens (current Mercure draft)', () => {
 
   it('[spec] requires aud to contain the resource identifier, and the identifier to be configured', async () => {
     const token = await signToken({ key: SECRET, profile: 'at+jwt', audience: 'https://other-hub.example', publish: ['*'] })
-    expect(await rejection(verify({ secret: SECRET }, token, options))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ secret: SECRET }, token, options))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
     const ours = await signToken({ key: SECRET, profile: 'at+jwt', audience: [HUB, 'https://api.example'], publish: ['*'] })
-    expect(await rejection(verify({ secret: SECRET }, ours, options))).toBe('resolved')
+    expect(await rejectionCode(verify({ secret: SECRET }, ours, options))).toBe('resolved')
     const unnamed = await new SignJWT({ authorization_details: [] })
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode(SECRET))
-    expect(await rejection(verify({ secret: SECRET }, unnamed, options))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
-    expect(await rejection(verify({ secret: SECRET }, ours))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
-    expect(await rejection(verify({ secret: SECRET }, ours, { ...options, profiles: ['mercure'] }))).toBe(
+    expect(await rejectionCode(verify({ secret: SECRET }, unnamed, options))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ secret: SECRET }, ours))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verify({ secret: SECRET }, ours, { ...options, profiles: ['mercure'] }))).toBe(
       'ERR_HUB_AUTH_TOKEN_INVALID',
     )
   })
@@ -374,7 +365,7 @@ describe('at+jwt access tokens (current Mercure draft)', () => {
     const token = await new SignJWT({ aud: HUB, authorization_details: [] })
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
       .sign(new TextEncoder().encode(SECRET))
-    expect(await rejection(verify({ secret: SECRET }, token, options))).toBe('ERR_HUB_AUTH_CLAIMS_INVALID')
+    expect(await rejectionCode(verify({ secret: SECRET }, token, options))).toBe('ERR_HUB_AUTH_CLAIMS_INVALID')
   })
 
   it('[spec] refuses the whole token when one mercure detail is malformed', async () => {
@@ -396,7 +387,7 @@ describe('at+jwt access tokens (current Mercure draft)', () => {
         .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
         .setExpirationTime('1h')
         .sign(new TextEncoder().encode(SECRET))
-      expect(await rejection(verify({ secret: SECRET }, token, options)), JSON.stringify(bad)).toBe(
+      expect(await rejectionCode(verify({ secret: SECRET }, token, options)), JSON.stringify(bad)).toBe(
         'ERR_HUB_AUTH_CLAIMS_INVALID',
       )
     }
@@ -424,12 +415,12 @@ describe('at+jwt access tokens (current Mercure draft)', () => {
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode(SECRET))
-    expect(await rejection(verify({ secret: SECRET }, token, { ...options, maxAuthorizationDetails: 4 }))).toBe(
+    expect(await rejectionCode(verify({ secret: SECRET }, token, { ...options, maxAuthorizationDetails: 4 }))).toBe(
       'ERR_HUB_AUTH_CLAIMS_INVALID',
     )
-    expect(await rejection(verify({ secret: SECRET }, token, { ...options, maxAuthorizationDetails: 5 }))).toBe('resolved')
+    expect(await rejectionCode(verify({ secret: SECRET }, token, { ...options, maxAuthorizationDetails: 5 }))).toBe('resolved')
     const wide = await signToken({ key: SECRET, profile: 'at+jwt', audience: HUB, subscribe: ['a', 'b', 'c'] })
-    expect(await rejection(verify({ secret: SECRET }, wide, { ...options, maxClaimSelectors: 2 }))).toBe(
+    expect(await rejectionCode(verify({ secret: SECRET }, wide, { ...options, maxClaimSelectors: 2 }))).toBe(
       'ERR_HUB_AUTH_CLAIMS_INVALID',
     )
   })
@@ -482,11 +473,11 @@ describe('JWKS URL (remote key set)', () => {
     keys = [jwk(rsa, 'rsa-1')]
     const verifier = createTokenVerifier({ key: { jwksUrl: url } })
     const unknown = await signToken({ key: p256.privateKey, keyId: 'nope', publish: ['*'] })
-    expect(await rejection(verifier.verify(unknown))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verifier.verify(unknown))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
     const impostor = await signToken({ key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, keyId: 'rsa-1', publish: ['*'] })
-    expect(await rejection(verifier.verify(impostor))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verifier.verify(impostor))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
     const hs = await signToken({ key: SECRET, keyId: 'rsa-1', publish: ['*'] })
-    expect(await rejection(verifier.verify(hs))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verifier.verify(hs))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
   })
 
   it('picks up a rotated key by fetching the set again', async () => {
@@ -508,7 +499,7 @@ describe('JWKS URL (remote key set)', () => {
     expect((await verifier.verify(token)).publish).not.toBeNull()
     keys = []
     await new Promise((resolve) => setTimeout(resolve, 10))
-    expect(await rejection(verifier.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
+    expect(await rejectionCode(verifier.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_INVALID')
   })
 
   it('reports an unreachable, failing or invalid key set as ERR_HUB_AUTH_KEYS_UNAVAILABLE', async () => {
@@ -516,11 +507,11 @@ describe('JWKS URL (remote key set)', () => {
     for (const m of ['error', 'garbage', 'hang'] as const) {
       mode = m
       const verifier = createTokenVerifier({ key: { jwksUrl: url, timeoutMs: 200 } })
-      expect(await rejection(verifier.verify(token)), m).toBe('ERR_HUB_AUTH_KEYS_UNAVAILABLE')
+      expect(await rejectionCode(verifier.verify(token)), m).toBe('ERR_HUB_AUTH_KEYS_UNAVAILABLE')
     }
     mode = 'ok'
     const closed = createTokenVerifier({ key: { jwksUrl: 'http://127.0.0.1:9/jwks.json', timeoutMs: 500 } })
-    expect(await rejection(closed.verify(token))).toBe('ERR_HUB_AUTH_KEYS_UNAVAILABLE')
+    expect(await rejectionCode(closed.verify(token))).toBe('ERR_HUB_AUTH_KEYS_UNAVAILABLE')
   })
 })
 
@@ -547,18 +538,18 @@ describe('verified-token cache', () => {
     const verifier = createTokenVerifier({ key: { secret: SECRET }, now: () => clock })
     await verifier.verify(token)
     clock = T + 9_999
-    expect(await rejection(verifier.verify(token))).toBe('resolved')
+    expect(await rejectionCode(verifier.verify(token))).toBe('resolved')
     // RFC 7519 §4.1.4: "the current date/time MUST be before the expiration date/time listed in the exp claim".
     clock = T + 10_000
-    expect(await rejection(verifier.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_EXPIRED')
+    expect(await rejectionCode(verifier.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_EXPIRED')
 
     clock = T
     const tolerant = createTokenVerifier({ key: { secret: SECRET }, now: () => clock, clockToleranceMs: 5_000 })
     await tolerant.verify(token)
     clock = T + 14_999
-    expect(await rejection(tolerant.verify(token))).toBe('resolved')
+    expect(await rejectionCode(tolerant.verify(token))).toBe('resolved')
     clock = T + 15_000
-    expect(await rejection(tolerant.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_EXPIRED')
+    expect(await rejectionCode(tolerant.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_EXPIRED')
   })
 
   it('checks nbf again on a hit when the clock goes back', async () => {
@@ -567,7 +558,7 @@ describe('verified-token cache', () => {
     const verifier = createTokenVerifier({ key: { secret: SECRET }, now: () => clock })
     await verifier.verify(token)
     clock = T
-    expect(await rejection(verifier.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_NOT_YET_VALID')
+    expect(await rejectionCode(verifier.verify(token))).toBe('ERR_HUB_AUTH_TOKEN_NOT_YET_VALID')
   })
 
   it('keeps at most cacheSize tokens, dropping the least recently used', async () => {
