@@ -86,11 +86,8 @@ export class MemoryBroker implements Broker {
   async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
     if (this.#closed) throw closedError()
     this.#subscriptions.check(onMessage, options)
-    const unsubscribe = this.#subscriptions.add(onMessage, undefined)
-    return unsubscribe
+    return this.#subscriptions.add(onMessage, undefined)
   }
-
-
 
   close(): Promise<void> {
     if (this.#closed) return RESOLVED

@@ -88,8 +88,6 @@ export class IpcBroker implements Broker {
     return unsubscribe
   }
 
-
-
   #listen(): void {
     this.#stop ??= this.#channel.onMessage((m) => {
       if (m.herald !== 'broker-message') return
