@@ -39,16 +39,20 @@ export function encodeMessageJson(message: HubMessage): string {
 
 /** Parses JSON written by {@link updateToWire} or {@link encodeMessageJson}, unchecked beyond its format version. */
 export function parseWireJson(text: string): Record<string, unknown> {
-  let wire: unknown
-  try {
-    wire = JSON.parse(text)
-  } catch {
-    throw new Error('malformed JSON')
-  }
+  const wire = parseJson(text)
   if (typeof wire !== 'object' || wire === null || (wire as { v?: unknown }).v !== 1) {
     throw new Error('not a Herald message (format version 1)')
   }
   return wire as Record<string, unknown>
+}
+
+/** Parses JSON text. Throws an `Error` saying it is malformed rather than `JSON.parse`'s own. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new Error('malformed JSON')
+  }
 }
 
 /** The update in parsed wire fields. Throws an `Error` saying what is wrong when they do not make one. */

@@ -1,5 +1,5 @@
 // How the Redis engines write updates and messages. Internal: not re-exported from index.ts.
-import { encodeMessageJson, messageFromWire, parseWireJson } from '../broker/message-json.js'
+import { encodeMessageJson, messageFromWire, parseJson, parseWireJson } from '../broker/message-json.js'
 import type { HubMessage, HubUpdate } from '../update.js'
 import { validateHubUpdate } from '../update.js'
 
@@ -38,9 +38,7 @@ export function updateFromFields(fields: unknown): HubUpdate {
  * Encodes a broker message as JSON, once per publish. Throws an `Error` saying what is wrong when `message` breaks
  * the `HubMessage` contract, so that nothing undecodable reaches other nodes.
  */
-export function encodeMessage(message: HubMessage): string {
-  return encodeMessageJson(message)
-}
+export const encodeMessage: (message: HubMessage) => string = encodeMessageJson
 
 /** Decodes a message written by {@link encodeMessage}, frozen. Throws an `Error` for anything else. */
 export function decodeMessage(text: string): HubMessage {
@@ -67,11 +65,3 @@ export function decodeEntryNotice(text: string): EntryNotice {
 
 /** A Redis stream id as the history issues them: `ms-seq`, decimal. */
 const STREAM_ID = /^\d+-\d+$/
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    throw new Error('malformed JSON')
-  }
-}
