@@ -169,6 +169,43 @@ describe('proc meter', () => {
   })
 })
 
+describe('proc meter: context switches', () => {
+  it("counts a process's sleeps and wake-ups, by root", async () => {
+    // Once told to, the child sleeps 40 times on a timer of its own, one after the other, then says it is done.
+    const script = [
+      "process.stdin.once('data', async () => {",
+      '  for (let i = 0; i < 40; i++) await new Promise((resolve) => setTimeout(resolve, 5))',
+      "  require('fs').writeSync(1, 'done')",
+      '})',
+    ].join('\n')
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] })
+    try {
+      let output = ''
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+      await new Promise((resolve) => child.once('spawn', resolve))
+      const pid = child.pid ?? 0
+      const meter = new ProcMeter(() => [pid])
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const before = meter.usageByRoot().get(pid)?.contextSwitches
+      child.stdin.write('go\n')
+      while (!output.endsWith('done')) await new Promise((resolve) => setTimeout(resolve, 10))
+      const after = meter.usageByRoot().get(pid)?.contextSwitches
+      expect(typeof before?.voluntary).toBe('number')
+      expect(typeof after?.involuntary).toBe('number')
+      // Each 5 ms sleep ends the thread's turn on the CPU: at least one voluntary switch each.
+      expect((after?.voluntary ?? 0) - (before?.voluntary ?? 0)).toBeGreaterThanOrEqual(40)
+      expect((after?.involuntary ?? 0) - (before?.involuntary ?? 0)).toBeGreaterThanOrEqual(0)
+    } finally {
+      child.kill()
+    }
+  })
+
+  it('reports no counts for a process that is gone', () => {
+    const meter = new ProcMeter(() => [2 ** 22 + 1])
+    expect(meter.usageByRoot().get(2 ** 22 + 1)).toEqual({ cpuUs: 0, writeCalls: null, contextSwitches: null })
+  })
+})
+
 describe('npm run bench:hub on the naive server (real processes and sockets)', () => {
   const buildDir = join(root, 'bench', 'out', `.build-test-${process.pid}`)
   const outDir = mkdtempSync(join(tmpdir(), 'herald-bench-test-'))
@@ -210,6 +247,10 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
       const writes = r.server.writeCallsPublishByRoot ?? []
       expect(writes.map((entry) => entry.pid)).toEqual(r.server.rootPids)
       expect(writes[0]?.calls).toBeGreaterThan(0)
+      // It slept between publishes and was woken for each: voluntary context switches.
+      const switches = r.server.contextSwitchesPublishByRoot ?? []
+      expect(switches.map((entry) => entry.pid)).toEqual(r.server.rootPids)
+      expect(switches[0]?.voluntary).toBeGreaterThan(0)
       expect(r.server.rssConnectedKB).toBeGreaterThan(0)
       expect(r.client.workers).toBe(2)
     }

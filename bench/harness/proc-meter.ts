@@ -2,7 +2,16 @@
  * Measures a server's cost from /proc: CPU time and resident memory of its processes and all their
  * descendants, as point samples and as a peak tracked in the background.
  */
-import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, processTree, readProcStat, readWriteCalls, type ProcStat } from './process-tree.js'
+import {
+  CLOCK_TICKS_PER_SECOND,
+  PAGE_BYTES,
+  processTree,
+  readContextSwitches,
+  readProcStat,
+  readWriteCalls,
+  type ContextSwitches,
+  type ProcStat,
+} from './process-tree.js'
 
 /** Interval of the background peak-RSS sampling. @defaultValue 250 ms */
 export const DEFAULT_PEAK_SAMPLE_MS = 250
@@ -23,6 +32,8 @@ export interface RootUsage {
   readonly cpuUs: number
   /** Write system calls of its live processes so far (`syscw` of /proc/<pid>/io); `null` when none was readable. */
   readonly writeCalls: number | null
+  /** Context switches of its live processes' threads so far; `null` when none was readable. */
+  readonly contextSwitches: ContextSwitches | null
 }
 
 /**
@@ -72,11 +83,11 @@ export class ProcMeter {
   }
 
   /**
-   * CPU time (µs) and write system calls of each root's tree now, by root PID, from one reading of each tree: where a
+   * CPU time (µs), write system calls and context switches of each root's tree now, by root PID, from one reading of each tree: where a
    * system of several processes (two hub nodes and an engine, say) spends its time, and how often it hands data to
-   * the kernel, the main cost of a server whose sockets are on the same machine. `writeCalls` counts live processes
-   * only, and is `null` when no process of the tree could be read (another user's, without root). Does not touch the
-   * peak RSS.
+   * the kernel, the main cost of a server whose sockets are on the same machine, and how often it sleeps, wakes and
+   * is preempted. `writeCalls` and `contextSwitches` count live processes only, and are `null` when no process of the
+   * tree could be read (another user's, without root). Does not touch the peak RSS.
    */
   usageByRoot(): Map<number, RootUsage> {
     const descendants = this.options.descendants !== false
@@ -84,12 +95,22 @@ export class ProcMeter {
     for (const root of this.roots()) {
       let ticks = 0
       let writeCalls: number | null = null
+      const switches: ContextSwitches[] = []
       for (const stat of this.treeOf(root)) {
         ticks += stat.cpuTicks + (descendants ? stat.reapedChildTicks : 0)
         const calls = readWriteCalls(stat.pid)
         if (calls !== null) writeCalls = (writeCalls ?? 0) + calls
+        const counts = readContextSwitches(stat.pid)
+        if (counts !== null) switches.push(counts)
       }
-      byRoot.set(root, { cpuUs: (ticks / CLOCK_TICKS_PER_SECOND) * 1e6, writeCalls })
+      const contextSwitches =
+        switches.length === 0
+          ? null
+          : {
+              voluntary: switches.reduce((sum, counts) => sum + counts.voluntary, 0),
+              involuntary: switches.reduce((sum, counts) => sum + counts.involuntary, 0),
+            }
+      byRoot.set(root, { cpuUs: (ticks / CLOCK_TICKS_PER_SECOND) * 1e6, writeCalls, contextSwitches })
     }
     return byRoot
   }

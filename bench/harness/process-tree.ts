@@ -1,4 +1,6 @@
-/** Process accounting from /proc: a process tree's CPU time, resident memory and write system calls. */
+/**
+ * Process accounting from /proc: a process tree's CPU time, resident memory, write system calls and context switches.
+ */
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 
@@ -54,6 +56,42 @@ export function readProcStat(pid: number): ProcStat | null {
 export function readWriteCalls(pid: number): number | null {
   const match = /^syscw:\s*(\d+)$/m.exec(readProcFile(pid, 'io') ?? '')
   return match === null ? null : Number(match[1])
+}
+
+/** A process's context switches so far, over all its live threads. */
+export interface ContextSwitches {
+  /** The threads gave up the CPU to wait (for I/O, a timer, a lock): each is a sleep and a wake-up. */
+  readonly voluntary: number
+  /** The threads were preempted while they could still run (another task was woken, or their time slice ended). */
+  readonly involuntary: number
+}
+
+/**
+ * The context switches of a process's live threads so far (`voluntary_ctxt_switches` and `nonvoluntary_ctxt_switches`
+ * of each /proc/<pid>/task/<tid>/status; those of a thread that exited are lost); `null` when the process is gone or
+ * no thread could be read. On a virtual machine a switch can cost tens of µs of the process's CPU time, so a process
+ * that sleeps and wakes often pays for it, whatever work it does.
+ */
+export function readContextSwitches(pid: number): ContextSwitches | null {
+  let threads: string[]
+  try {
+    threads = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return null
+  }
+  let voluntary = 0
+  let involuntary = 0
+  let read = false
+  for (const tid of threads) {
+    const status = readProcFile(pid, `task/${tid}/status`)
+    if (status === null) continue
+    const match = /^voluntary_ctxt_switches:\s*(\d+)\s+^nonvoluntary_ctxt_switches:\s*(\d+)$/m.exec(status)
+    if (match === null) continue
+    voluntary += Number(match[1])
+    involuntary += Number(match[2])
+    read = true
+  }
+  return read ? { voluntary, involuntary } : null
 }
 
 /** The text of /proc/<pid>/<name>, or `null` when it cannot be read (the process is gone, or not ours). */

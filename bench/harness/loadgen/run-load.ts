@@ -272,9 +272,15 @@ export class LoadRun {
         const before = byRootBefore.get(pid)?.writeCalls ?? null
         return after.writeCalls === null || before === null ? [] : [{ pid, calls: after.writeCalls - before }]
       })
+      const contextSwitchesPublishByRoot = [...byRootAfter].flatMap(([pid, after]) => {
+        const before = byRootBefore.get(pid)?.contextSwitches ?? null
+        if (after.contextSwitches === null || before === null) return []
+        const { voluntary, involuntary } = after.contextSwitches
+        return [{ pid, voluntary: voluntary - before.voluntary, involuntary: involuntary - before.involuntary }]
+      })
       const parts = {
         ...{ plan, reports, publish, notReady, connectSeconds, before, connected, afterHold, beforePublish, afterPublish },
-        ...{ cpuPublishSecondsByRoot, writeCallsPublishByRoot },
+        ...{ cpuPublishSecondsByRoot, writeCallsPublishByRoot, contextSwitchesPublishByRoot },
       }
       return { ...this.assemble(parts), cpuPublishPhase }
     } finally {
@@ -420,6 +426,7 @@ export class LoadRun {
     afterPublish: ProcSample
     cpuPublishSecondsByRoot: readonly { readonly pid: number; readonly seconds: number }[]
     writeCallsPublishByRoot: readonly { readonly pid: number; readonly calls: number }[]
+    contextSwitchesPublishByRoot: NonNullable<ServerResult['contextSwitchesPublishByRoot']>
   }): Omit<LoadOutcome, 'cpuPublishPhase'> {
     const { plan, reports, publish, before, connected, afterHold, beforePublish, afterPublish } = parts
     const { scenario, meter, system } = this.options
@@ -489,6 +496,7 @@ export class LoadRun {
         cpuPublishSeconds,
         cpuPublishSecondsByRoot: parts.cpuPublishSecondsByRoot,
         writeCallsPublishByRoot: parts.writeCallsPublishByRoot,
+        contextSwitchesPublishByRoot: parts.contextSwitchesPublishByRoot,
         cpuUsPerDelivery: delivered > 0 ? (cpuPublishSeconds * 1e6) / delivered : null,
         rssBeforeKB: before.rssKB,
         rssConnectedKB: connected.rssKB,

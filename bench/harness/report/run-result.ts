@@ -78,6 +78,16 @@ export interface ServerResult {
    * written before it was measured.
    */
   readonly writeCallsPublishByRoot?: readonly { readonly pid: number; readonly calls: number }[]
+  /**
+   * The publish phase's context switches (voluntary: a thread slept and was woken; involuntary: it was preempted) of
+   * each root process's tree whose counts were readable, summed over the threads alive at its end, in the order of
+   * `rootPids`. Absent in results written before it was measured.
+   */
+  readonly contextSwitchesPublishByRoot?: readonly {
+    readonly pid: number
+    readonly voluntary: number
+    readonly involuntary: number
+  }[]
   /** cpuPublishSeconds / delivered, µs (`null` without deliveries). */
   readonly cpuUsPerDelivery: number | null
   readonly rssBeforeKB: number
