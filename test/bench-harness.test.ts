@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { Histogram } from '../bench/harness/histogram.js'
 import { createChunkedDecoder } from '../bench/harness/loadgen/chunked-decoder.js'
 import { Delivery, DeliveryWindow } from '../bench/harness/loadgen/delivery-window.js'
-import { ProcMeter } from '../bench/harness/proc-meter.js'
+import { ProcMeter, type RootUsage } from '../bench/harness/proc-meter.js'
 import { createMarkerScanner } from '../bench/harness/loadgen/marker-scanner.js'
 import { formatPayload } from '../bench/harness/loadgen/payload.js'
 import { planSources } from '../bench/harness/loadgen/source-plan.js'
@@ -139,70 +139,64 @@ describe('svg chart', () => {
   })
 })
 
+/**
+ * Runs `script` in a child Node process, which must wait for a line on stdin, do its work, then write `done` to
+ * stdout; returns the meter's reading of the child before and after the work.
+ */
+async function usageAroundChild(script: string): Promise<{ before: RootUsage | undefined; after: RootUsage | undefined }> {
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] })
+  try {
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    await new Promise((resolve) => child.once('spawn', resolve))
+    const pid = child.pid ?? 0
+    const meter = new ProcMeter(() => [pid])
+    // Give the child time to start up (what it does while loading is not what is counted).
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const before = meter.usageByRoot().get(pid)
+    child.stdin.write('go\n')
+    while (!output.endsWith('done')) await new Promise((resolve) => setTimeout(resolve, 10))
+    return { before, after: meter.usageByRoot().get(pid) }
+  } finally {
+    child.kill()
+  }
+}
+
 describe('proc meter', () => {
   it("counts a process's write system calls, by root", async () => {
     // The child writes 200 times to its stdout pipe once told to, then says it is done.
-    const child = spawn(
-      process.execPath,
-      ['-e', "process.stdin.once('data', () => { for (let i = 0; i < 200; i++) require('fs').writeSync(1, 'x'); require('fs').writeSync(1, 'done') })"],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
+    const { before, after } = await usageAroundChild(
+      "process.stdin.once('data', () => { for (let i = 0; i < 200; i++) require('fs').writeSync(1, 'x'); require('fs').writeSync(1, 'done') })",
     )
-    try {
-      let output = ''
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-      await new Promise((resolve) => child.once('spawn', resolve))
-      const pid = child.pid ?? 0
-      const meter = new ProcMeter(() => [pid])
-      // Give the child time to start up (its own writes while loading are not the ones counted).
-      await new Promise((resolve) => setTimeout(resolve, 300))
-      const before = meter.usageByRoot().get(pid)?.writeCalls ?? -1
-      child.stdin.write('go\n')
-      while (!output.endsWith('done')) await new Promise((resolve) => setTimeout(resolve, 10))
-      const after = meter.usageByRoot().get(pid)?.writeCalls ?? -1
-      expect(before).toBeGreaterThanOrEqual(0)
-      // 201 writes of its own; a runtime thread may add a few.
-      expect(after - before).toBeGreaterThanOrEqual(201)
-      expect(after - before).toBeLessThan(260)
-    } finally {
-      child.kill()
-    }
+    const writes = (after?.writeCalls ?? -1) - (before?.writeCalls ?? -1)
+    expect(before?.writeCalls).toBeGreaterThanOrEqual(0)
+    // 201 writes of its own; a runtime thread may add a few.
+    expect(writes).toBeGreaterThanOrEqual(201)
+    expect(writes).toBeLessThan(260)
   })
-})
 
-describe('proc meter: context switches', () => {
   it("counts a process's sleeps and wake-ups, by root", async () => {
     // Once told to, the child sleeps 40 times on a timer of its own, one after the other, then says it is done.
-    const script = [
-      "process.stdin.once('data', async () => {",
-      '  for (let i = 0; i < 40; i++) await new Promise((resolve) => setTimeout(resolve, 5))',
-      "  require('fs').writeSync(1, 'done')",
-      '})',
-    ].join('\n')
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] })
-    try {
-      let output = ''
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-      await new Promise((resolve) => child.once('spawn', resolve))
-      const pid = child.pid ?? 0
-      const meter = new ProcMeter(() => [pid])
-      await new Promise((resolve) => setTimeout(resolve, 300))
-      const before = meter.usageByRoot().get(pid)?.contextSwitches
-      child.stdin.write('go\n')
-      while (!output.endsWith('done')) await new Promise((resolve) => setTimeout(resolve, 10))
-      const after = meter.usageByRoot().get(pid)?.contextSwitches
-      expect(typeof before?.voluntary).toBe('number')
-      expect(typeof after?.involuntary).toBe('number')
-      // Each 5 ms sleep ends the thread's turn on the CPU: at least one voluntary switch each.
-      expect((after?.voluntary ?? 0) - (before?.voluntary ?? 0)).toBeGreaterThanOrEqual(40)
-      expect((after?.involuntary ?? 0) - (before?.involuntary ?? 0)).toBeGreaterThanOrEqual(0)
-    } finally {
-      child.kill()
-    }
+    const { before, after } = await usageAroundChild(
+      [
+        "process.stdin.once('data', async () => {",
+        '  for (let i = 0; i < 40; i++) await new Promise((resolve) => setTimeout(resolve, 5))',
+        "  require('fs').writeSync(1, 'done')",
+        '})',
+      ].join('\n'),
+    )
+    expect(typeof before?.contextSwitches?.voluntary).toBe('number')
+    expect(typeof after?.contextSwitches?.involuntary).toBe('number')
+    // Each 5 ms sleep ends the thread's turn on the CPU: at least one voluntary switch each.
+    const slept = (after?.contextSwitches?.voluntary ?? 0) - (before?.contextSwitches?.voluntary ?? 0)
+    expect(slept).toBeGreaterThanOrEqual(40)
   })
 
   it('reports no counts for a process that is gone', () => {
-    const meter = new ProcMeter(() => [2 ** 22 + 1])
-    expect(meter.usageByRoot().get(2 ** 22 + 1)).toEqual({ cpuUs: 0, writeCalls: null, contextSwitches: null })
+    // Above the kernel's largest process id (pid_max is at most 2^22).
+    const pid = 2 ** 22 + 1
+    const meter = new ProcMeter(() => [pid])
+    expect(meter.usageByRoot().get(pid)).toEqual({ cpuUs: 0, writeCalls: null, contextSwitches: null })
   })
 })
 
