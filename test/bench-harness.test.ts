@@ -12,6 +12,7 @@ import { createMarkerScanner } from '../bench/harness/loadgen/marker-scanner.js'
 import { formatPayload } from '../bench/harness/loadgen/payload.js'
 import { planSources } from '../bench/harness/loadgen/source-plan.js'
 import { parseRunResult, type RunResult } from '../bench/harness/report/run-result.js'
+import { renderScaleOutTable } from '../bench/harness/report/scale-out-table.js'
 import { renderBarChart } from '../bench/harness/report/svg-bar-chart.js'
 import { REPORT_END, REPORT_START, writeReport } from '../bench/harness/report/write-report.js'
 
@@ -200,6 +201,90 @@ describe('proc meter', () => {
   })
 })
 
+const noLatency = { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 }
+
+/** A complete run result of `system` on scenario A, with the figures the scale-out table reads. */
+function resultOf(
+  system: string,
+  figures: { cpuUsPerDelivery: number; p50Ms: number; switches?: number; subscribers?: number },
+): RunResult {
+  const subscribers = figures.subscribers ?? 1000
+  const delivered = subscribers * 1000
+  return {
+    schema: 'herald-bench-hub/1',
+    startedAt: '2026-12-05T00:00:00.000Z',
+    system: { name: system, version: 'test' },
+    scenario: {
+      id: 'A',
+      title: subscribers === 1000 ? 'A 1k × 1000 @100/s' : `A custom ${subscribers} × 1000 @100/s`,
+      standard: subscribers === 1000,
+      ...{ subscribers, messages: 1000, ratePerSecond: 100, topics: 1, payloadBytes: 64, holdMs: 0 },
+    },
+    machine: { cpus: 2, cpuModel: 'test', memoryMB: 1024, kernel: 'test', node: 'v20', fdLimit: 20000, loadAverage1m: 0 },
+    connections: {
+      ...{ requested: subscribers, established: subscribers, failed: 0, failuresByReason: {}, connectSeconds: 1 },
+      ...{ connectLatency: noLatency, notReady: 0, dropped: 0, dropsByReason: {} },
+    },
+    publish: {
+      ...{ sent: 1000, acked: 1000, errors: 0, errorsByOutcome: {}, seconds: 10, achievedRatePerSecond: 100 },
+      ...{ ackLatency: noLatency, sendLag: noLatency },
+    },
+    delivery: {
+      ...{ expected: delivered, delivered, lost: 0, duplicates: 0, outOfOrder: 0, unexpected: 0 },
+      ...{ deliveriesPerSecond: delivered / 10, latency: { ...noLatency, p50Ms: figures.p50Ms }, latencyHistogram: new Histogram().snapshot() },
+    },
+    server: {
+      ...{ rootPids: [1], processes: 1, cpuConnectSeconds: 1, cpuHoldSeconds: 0 },
+      cpuPublishSeconds: (figures.cpuUsPerDelivery * delivered) / 1e6,
+      cpuUsPerDelivery: figures.cpuUsPerDelivery,
+      ...(figures.switches === undefined
+        ? {}
+        : { contextSwitchesPublishByRoot: [{ pid: 1, voluntary: figures.switches, involuntary: 0 }] }),
+      ...{ rssBeforeKB: 1, rssConnectedKB: 1, rssPeakKB: 1, rssAfterKB: 1, rssPerConnectionKB: 1 },
+    },
+    client: { workers: 2, sourceAddresses: [], explicitSourcePorts: false, portFallbacks: 0, cpuSeconds: 1, rssPeakKB: 1 },
+    cpuPublishPhase: { wallSeconds: 10, machineBusySeconds: 10, serverSeconds: 5, clientSeconds: 1, otherSeconds: 0 },
+    notes: [],
+  }
+}
+
+describe('scale-out table', () => {
+  const results = [
+    // One memory node: 5.0 and 5.4 µs (median 5.2), p50 23 ms.
+    resultOf('herald-hub', { cpuUsPerDelivery: 5.0, p50Ms: 22, switches: 10_000 }),
+    resultOf('herald-hub', { cpuUsPerDelivery: 5.4, p50Ms: 24, switches: 14_000 }),
+    resultOf('herald-hub-redis-1', { cpuUsPerDelivery: 5.8, p50Ms: 24 }),
+    resultOf('herald-hub-redis-2', { cpuUsPerDelivery: 6.76, p50Ms: 25, switches: 17_000 }),
+    resultOf('herald-hub-nats-1', { cpuUsPerDelivery: 6.5, p50Ms: 24.5 }),
+    resultOf('herald-hub-nats-2', { cpuUsPerDelivery: 7.8, p50Ms: 25.5 }),
+    // Another shape and a system outside the table: neither mixes into the rows above.
+    resultOf('herald-hub', { cpuUsPerDelivery: 9, p50Ms: 30, subscribers: 500 }),
+    resultOf('naive', { cpuUsPerDelivery: 1, p50Ms: 1 }),
+  ]
+
+  it('divides two nodes by one memory node and by one node on the same engine, and judges the targets', () => {
+    const table = renderScaleOutTable(results) ?? ''
+    const rows = table.split('\n').filter((row) => row.startsWith('| A 1k'))
+    expect(rows).toEqual([
+      '| A 1k × 1000 @100/s | herald-hub | 2 | 5.20 | 1 |  | 23.0 |  | 0.0120 |',
+      '| A 1k × 1000 @100/s | herald-hub-redis-1 | 1 | 5.80 | 1.12× |  | 24.0 | +1.0 ms | - |',
+      // 6.76 / 5.2 = 1.30 and 6.76 / 5.8 = 1.17: both within 1.3×; p50 2.0 ms above: within 2 ms.
+      '| A 1k × 1000 @100/s | herald-hub-redis-2 | 1 | 6.76 | 1.30× ✓ | 1.17× ✓ | 25.0 | +2.0 ms ✓ | 0.0170 |',
+      '| A 1k × 1000 @100/s | herald-hub-nats-1 | 1 | 6.50 | 1.25× |  | 24.5 | +1.5 ms | - |',
+      // 7.8 / 5.2 = 1.50 and 7.8 / 6.5 = 1.20; p50 2.5 ms above.
+      '| A 1k × 1000 @100/s | herald-hub-nats-2 | 1 | 7.80 | 1.50× ✗ | 1.20× ✓ | 25.5 | +2.5 ms ✗ | - |',
+    ])
+    expect(table).not.toContain('500 ×')
+    expect(table).not.toContain('naive')
+    expect(table).toContain('Targets: two nodes at most 1.3×')
+  })
+
+  it('has nothing to show without a two-node run, or without a memory node', () => {
+    expect(renderScaleOutTable(results.filter((r) => !r.system.name.endsWith('-2')))).toBeNull()
+    expect(renderScaleOutTable(results.filter((r) => r.system.name !== 'herald-hub'))).toBeNull()
+  })
+})
+
 describe('npm run bench:hub on the naive server (real processes and sockets)', () => {
   const buildDir = join(root, 'bench', 'out', `.build-test-${process.pid}`)
   const outDir = mkdtempSync(join(tmpdir(), 'herald-bench-test-'))
@@ -292,6 +377,31 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
       rmSync(out, { recursive: true, force: true })
     }
   }, 120_000)
+
+  it('prints the scale-out table of the result files in a directory', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'herald-bench-scale-out-'))
+    try {
+      const nested = join(out, 'round')
+      mkdirSync(nested)
+      writeFileSync(join(out, 'memory.json'), JSON.stringify(resultOf('herald-hub', { cpuUsPerDelivery: 5, p50Ms: 23 })))
+      const twoNodes = resultOf('herald-hub-nats-2', { cpuUsPerDelivery: 7, p50Ms: 24 })
+      writeFileSync(join(nested, 'nats-2.json'), JSON.stringify(twoNodes))
+      writeFileSync(join(nested, 'notes.txt'), 'not a result')
+      const { stdout } = await run(process.execPath, [join(root, 'bench', 'harness', 'run.mjs'), 'scale-out', out], {
+        cwd: root,
+        env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir },
+      })
+      expect(stdout).toContain('| A 1k × 1000 @100/s | herald-hub-nats-2 | 1 | 7.00 | 1.40× ✗ |')
+      await expect(
+        run(process.execPath, [join(root, 'bench', 'harness', 'run.mjs'), 'scale-out', join(out, 'memory.json')], {
+          cwd: root,
+          env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir },
+        }),
+      ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('scale-out: no scenario with runs of herald-hub') })
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
+  })
 
   it('rejects an unknown system with a usage error', async () => {
     await expect(

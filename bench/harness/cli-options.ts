@@ -19,6 +19,8 @@ export const QUICK_DRAIN_IDLE_MS = 1_000
 /** Usage text. */
 export const HELP_TEXT = `Usage: npm run bench:hub -- [options]
        npm run bench:hub -- report <result.json>...   rewrite the docs report from result files (standard runs)
+       npm run bench:hub -- scale-out <result.json | directory>...
+                                                   two hub nodes against one, from result files (any runs)
        npm run bench:hub -- --list
 
 Runs every chosen scenario on every chosen system (each run on a freshly started system),
@@ -58,6 +60,8 @@ export type CliCommand =
   | { readonly kind: 'help' }
   | { readonly kind: 'list' }
   | { readonly kind: 'report'; readonly files: readonly string[]; readonly docsDir: string }
+  /** Prints the scale-out table of the result files given, or found in the directories given. */
+  | { readonly kind: 'scale-out'; readonly paths: readonly string[] }
   | { readonly kind: 'run'; readonly options: RunOptions }
 
 /** Options of a benchmark run. */
@@ -148,6 +152,11 @@ export function parseCli(argv: readonly string[]): CliCommand {
     const files = positionals.slice(1)
     if (files.length === 0) throw new UsageError('report needs at least one result file')
     return { kind: 'report', files, docsDir }
+  }
+  if (positionals[0] === 'scale-out') {
+    const paths = positionals.slice(1)
+    if (paths.length === 0) throw new UsageError('scale-out needs at least one result file or directory')
+    return { kind: 'scale-out', paths }
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0] ?? ''}"`)
 

@@ -2,12 +2,13 @@
  * Entry point of the hub benchmark harness (`npm run bench:hub`), called by `run.mjs` once the
  * TypeScript sources are compiled. Results go to stdout (a markdown table), progress to stderr.
  */
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { HELP_TEXT, parseCli, UsageError } from './cli-options.js'
 import { ProgressLine } from './progress-line.js'
 import { renderMarkdownTable } from './report/markdown-table.js'
-import { parseRunResult } from './report/run-result.js'
+import { parseRunResult, type RunResult } from './report/run-result.js'
+import { renderScaleOutTable } from './report/scale-out-table.js'
 import { writeReport } from './report/write-report.js'
 import { runBenchmarks } from './run-benchmarks.js'
 import { SCENARIO_IDS, resolveScenario } from './scenarios.js'
@@ -65,6 +66,17 @@ export async function main(argv: readonly string[], context: MainContext): Promi
     return 0
   }
 
+  if (command.kind === 'scale-out') {
+    const results = command.paths.flatMap((path) => resultFiles(resolve(path))).map(readResult)
+    const table = renderScaleOutTable(results)
+    if (table === null) {
+      process.stderr.write('scale-out: no scenario with runs of herald-hub and of herald-hub-redis-2 or herald-hub-nats-2\n')
+      return 2
+    }
+    process.stdout.write(`${table}\n`)
+    return 0
+  }
+
   const options = { ...command.options, outDir: resolve(command.options.outDir), docsDir: resolve(command.options.docsDir) }
   const progress = new ProgressLine()
   const controller = new AbortController()
@@ -83,6 +95,8 @@ export async function main(argv: readonly string[], context: MainContext): Promi
     })
     if (outcome.results.length > 0) {
       process.stdout.write(`${renderMarkdownTable(outcome.results, systemOrder)}\n`)
+      const scaleOut = renderScaleOutTable(outcome.results)
+      if (scaleOut !== null) process.stdout.write(`\n${scaleOut}\n`)
       process.stderr.write(`\nresults: ${outcome.files.join('\n         ')}\n`)
     }
     // An interrupted run wrote only part of its results: it leaves the report as it was, unless --report forces it.
@@ -102,4 +116,20 @@ export async function main(argv: readonly string[], context: MainContext): Promi
     process.off('SIGINT', interrupt)
     process.off('SIGTERM', interrupt)
   }
+}
+
+/** `path` itself when it is a file, else every `.json` file under it, in name order. */
+function resultFiles(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path]
+  return readdirSync(path, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((entry) => {
+      const child = join(path, entry.name)
+      if (entry.isDirectory()) return resultFiles(child)
+      return entry.name.endsWith('.json') ? [child] : []
+    })
+}
+
+function readResult(file: string): RunResult {
+  return parseRunResult(readFileSync(file, 'utf8'), file)
 }
