@@ -387,6 +387,7 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
       const twoNodes = resultOf('herald-hub-nats-2', { cpuUsPerDelivery: 7, p50Ms: 24 })
       writeFileSync(join(nested, 'nats-2.json'), JSON.stringify(twoNodes))
       writeFileSync(join(nested, 'notes.txt'), 'not a result')
+      writeFileSync(join(nested, 'package.json'), '{ "type": "module" }')
       const { stdout } = await run(process.execPath, [join(root, 'bench', 'harness', 'run.mjs'), 'scale-out', out], {
         cwd: root,
         env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir },
@@ -398,6 +399,13 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
           env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir },
         }),
       ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('scale-out: no scenario with runs of herald-hub') })
+      // A file named directly must be a run result.
+      await expect(
+        run(process.execPath, [join(root, 'bench', 'harness', 'run.mjs'), 'scale-out', join(nested, 'package.json')], {
+          cwd: root,
+          env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir },
+        }),
+      ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('not a herald-bench-hub/1 result') })
     } finally {
       rmSync(out, { recursive: true, force: true })
     }

@@ -67,7 +67,13 @@ export async function main(argv: readonly string[], context: MainContext): Promi
   }
 
   if (command.kind === 'scale-out') {
-    const results = command.paths.flatMap((path) => resultFiles(resolve(path))).map(readResult)
+    let results: RunResult[]
+    try {
+      results = command.paths.flatMap((path) => readResults(resolve(path)))
+    } catch (error) {
+      process.stderr.write(`scale-out: ${(error as Error).message}\n`)
+      return 2
+    }
     const table = renderScaleOutTable(results)
     if (table === null) {
       process.stderr.write('scale-out: no scenario with runs of herald-hub and of herald-hub-redis-2 or herald-hub-nats-2\n')
@@ -118,18 +124,23 @@ export async function main(argv: readonly string[], context: MainContext): Promi
   }
 }
 
-/** `path` itself when it is a file, else every `.json` file under it, in name order. */
-function resultFiles(path: string): string[] {
-  if (!statSync(path).isDirectory()) return [path]
-  return readdirSync(path, { withFileTypes: true })
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((entry) => {
-      const child = join(path, entry.name)
-      if (entry.isDirectory()) return resultFiles(child)
-      return entry.name.endsWith('.json') ? [child] : []
-    })
-}
-
-function readResult(file: string): RunResult {
-  return parseRunResult(readFileSync(file, 'utf8'), file)
+/**
+ * The run results at `path`: the file itself (which must be one), or every `.json` file under the directory that is a
+ * run result, in name order (others, such as a build's `package.json`, are passed over).
+ *
+ * @throws `Error` for a path that cannot be read, or a file named directly that is not a run result.
+ */
+function readResults(path: string, inDirectory = false): RunResult[] {
+  if (statSync(path).isDirectory()) {
+    return readdirSync(path, { withFileTypes: true })
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .filter((entry) => entry.isDirectory() || entry.name.endsWith('.json'))
+      .flatMap((entry) => readResults(join(path, entry.name), true))
+  }
+  try {
+    return [parseRunResult(readFileSync(path, 'utf8'), path)]
+  } catch (error) {
+    if (inDirectory) return []
+    throw error
+  }
 }

@@ -83,10 +83,10 @@ export class ProcMeter {
   }
 
   /**
-   * CPU time (µs), write system calls and context switches of each root's tree now, by root PID, from one reading of each tree: where a
-   * system of several processes (two hub nodes and an engine, say) spends its time, and how often it hands data to
-   * the kernel, the main cost of a server whose sockets are on the same machine, and how often it sleeps, wakes and
-   * is preempted. `writeCalls` and `contextSwitches` count live processes only, and are `null` when no process of the
+   * CPU time (µs), write system calls and context switches of each root's tree now, by root PID, from one reading of
+   * each tree: where a system of several processes (two hub nodes and an engine, say) spends its time, how often it
+   * hands data to the kernel (the main cost of a server whose sockets are on the same machine), and how often it
+   * sleeps, wakes and is preempted. `writeCalls` and `contextSwitches` count live processes only, and are `null` when no process of the
    * tree could be read (another user's, without root). Does not touch the peak RSS.
    */
   usageByRoot(): Map<number, RootUsage> {
