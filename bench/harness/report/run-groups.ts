@@ -29,6 +29,11 @@ export function backgroundShare(r: RunResult): number {
   return wallSeconds > 0 ? otherSeconds / (wallSeconds * Math.max(1, r.machine.cpus)) : 0
 }
 
+/** The title of a run's scenario without the suffix a per-system cap adds (`A 1k × 1000 @100/s (capped 500)`). */
+export function uncappedTitle(r: RunResult): string {
+  return r.scenario.title.replace(/ \(capped \d+\)$/, '')
+}
+
 /** Median of `values`; `null` when empty. */
 export function median(values: readonly number[]): number | null {
   if (values.length === 0) return null
@@ -56,7 +61,7 @@ export function groupRuns(results: readonly RunResult[], systemOrder: readonly s
     if (!group) {
       group = {
         scenarioId: r.scenario.id,
-        scenarioTitle: r.scenario.title.replace(/ \(capped \d+\)$/, ''),
+        scenarioTitle: uncappedTitle(r),
         system: r.system.name,
         runs: [],
       }

@@ -5,7 +5,7 @@
  * against one node on memory and against one node on the same engine.
  */
 import { formatMs } from './markdown-table.js'
-import { groupMedian, groupRuns, type RunGroup } from './run-groups.js'
+import { groupMedian, groupRuns, uncappedTitle, type RunGroup } from './run-groups.js'
 import type { RunResult } from './run-result.js'
 
 /** Two nodes may spend at most this many times one node's CPU per delivery. @defaultValue 1.3 */
@@ -30,7 +30,7 @@ export function renderScaleOutTable(results: readonly RunResult[]): string | nul
   const byScenario = new Map<string, RunResult[]>()
   for (const r of results) {
     if (!SYSTEM_ORDER.includes(r.system.name)) continue
-    const title = r.scenario.title.replace(/ \(capped \d+\)$/, '')
+    const title = uncappedTitle(r)
     const runs = byScenario.get(title) ?? []
     runs.push(r)
     byScenario.set(title, runs)
