@@ -31,9 +31,12 @@ const SET_UPS = [
 ]
 
 const role = process.argv[2]
-if (role === '--writer') writerProcess(Number(process.argv[3]))
-else if (role === '--reader') readerProcess()
-else await main()
+if (role === '--writer' || role === '--reader') {
+  // A child ends with its parent.
+  process.once('disconnect', () => process.exit(0))
+  if (role === '--writer') writerProcess(Number(process.argv[3]))
+  else readerProcess()
+} else await main()
 
 /**
  * Serves `count` SSE responses; on 'go', writes them as described above for WARM_UP_MS, then counts CPU, writes and
@@ -97,44 +100,48 @@ function writerProcess(count) {
   })
 }
 
-/** Opens the SSE requests it is told to and reads what comes; answers 'usage' with its CPU time. */
+/**
+ * Opens the SSE requests it is told to and reads what comes; answers 'usage' with its CPU time. Ended by a signal.
+ */
 function readerProcess() {
-  const sockets = []
   process.on('message', async (message) => {
     if (message === 'usage') return process.send?.({ cpu: process.cpuUsage() })
-    if (message === 'stop') {
-      for (const socket of sockets) socket.destroy()
-      return process.exit(0)
-    }
     const request = Buffer.from(`GET /events HTTP/1.1\r\nHost: 127.0.0.1:${message.port}\r\nAccept: text/event-stream\r\n\r\n`)
     let received = 0
     for (let i = 0; i < message.count; i++) {
       const socket = createConnection(message.port, '127.0.0.1')
       socket.on('data', (chunk) => (received += chunk.length))
       socket.on('error', () => {})
-      sockets.push(socket)
       await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject))
       socket.write(request)
     }
     process.send?.({ opened: message.count, received })
   })
+  process.send?.({ ready: true })
 }
 
 /** Starts a child of this script with `args`, resolved with it and its first message. */
-function startChild(args) {
-  const child = fork(new URL(import.meta.url).pathname, [...args, ...(quick ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+async function startChild(args) {
+  const child = fork(new URL(import.meta.url).pathname, [...args, ...(quick ? ['--quick'] : [])], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  return [child, await nextMessage(child)]
+}
+
+/** The next message of `child`; rejects if it exits first. */
+function nextMessage(child) {
   return new Promise((resolve, reject) => {
-    child.once('message', (message) => resolve([child, message]))
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}`)))
+    const onExit = (code, signal) => reject(new Error(`${child.spawnargs.slice(2).join(' ')} exited (${code ?? signal})`))
+    child.once('exit', onExit)
+    child.once('message', (message) => {
+      child.off('exit', onExit)
+      resolve(message)
+    })
   })
 }
 
-function nextMessage(child) {
-  return new Promise((resolve) => child.once('message', resolve))
-}
-
 async function measure(setUp) {
-  const reader = fork(new URL(import.meta.url).pathname, ['--reader'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const [reader] = await startChild(['--reader'])
   const writers = []
   try {
     for (const count of setUp.processes) {
@@ -164,7 +171,7 @@ async function measure(setUp) {
       switchesPerWrite: switches === null ? null : switches / writes,
     }
   } finally {
-    reader.send('stop')
+    reader.kill()
     for (const writer of writers) writer.kill()
   }
 }
