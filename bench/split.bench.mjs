@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// What splitting a fan-out over two processes costs with node:http alone, no Herald code: the floor under the hub's
-// two-node figures (docs/scale-out.md). It models scenario A of the hub benchmark (bench/harness, `--scenarios A`):
+// What splitting a fan-out over two processes costs with node:http alone, no Herald code: the part of the hub's
+// two-node figures that any Node server on the machine pays (docs/scale-out.md). It models scenario A of the hub benchmark (bench/harness, `--scenarios A`):
 // 100 updates a second, each encoded once, reaching every open SSE response; each response is written at most once per
 // 40 ms (the hub's default `writeIntervalMs`), so a write carries the four or so events that came since the last one,
 // joined into one chunk; the responses' write times are spread over the 40 ms and a timer runs every millisecond to
@@ -13,10 +13,11 @@
 // write; and context switches per write of the writers (Linux only). Writes are counted, not assumed.
 // Usage: node bench/split.bench.mjs [--quick] [--json out.json]
 import { fork } from 'node:child_process'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { createConnection } from 'node:net'
 import { randomUUID } from 'node:crypto'
+import { contextSwitches, difference, median } from './process-counts.mjs'
 
 const quick = process.argv.includes('--quick')
 const RUNS = quick ? 1 : 5
@@ -174,30 +175,6 @@ async function measure(setUp) {
     reader.kill()
     for (const writer of writers) writer.kill()
   }
-}
-
-/** Voluntary + involuntary context switches of every thread of `pid`, or `null` where /proc does not tell. */
-function contextSwitches(pid) {
-  try {
-    let total = 0
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1')
-      for (const match of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s*(\d+)$/gm)) total += Number(match[1])
-    }
-    return total
-  } catch {
-    return null
-  }
-}
-
-function difference(after, before) {
-  return after === null || before === null ? null : after - before
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 async function main() {

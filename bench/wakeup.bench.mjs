@@ -8,10 +8,11 @@
 // CPU is process.cpuUsage() of both processes; context switches are read from /proc (Linux only, else omitted).
 // Usage: node bench/wakeup.bench.mjs [--quick] [--json out.json]
 import { fork } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { rmSync, writeFileSync, mkdtempSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { contextSwitches, difference, median } from './process-counts.mjs'
 
 const quick = process.argv.includes('--quick')
 const ROUND_TRIPS = quick ? 2_000 : 20_000
@@ -91,30 +92,6 @@ function trips(socket, byte, count) {
     socket.on('data', onData)
     socket.write(byte)
   })
-}
-
-/** Voluntary + involuntary context switches of every thread of `pid`, or `null` where /proc does not tell. */
-function contextSwitches(pid) {
-  try {
-    let total = 0
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1')
-      for (const match of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s*(\d+)$/gm)) total += Number(match[1])
-    }
-    return total
-  } catch {
-    return null
-  }
-}
-
-function difference(after, before) {
-  return after === null || before === null ? null : after - before
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 async function measure(kind, directory, run) {
