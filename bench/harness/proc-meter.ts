@@ -86,8 +86,8 @@ export class ProcMeter {
    * CPU time (µs), write system calls and context switches of each root's tree now, by root PID, from one reading of
    * each tree: where a system of several processes (two hub nodes and an engine, say) spends its time, how often it
    * hands data to the kernel (the main cost of a server whose sockets are on the same machine), and how often it
-   * sleeps, wakes and is preempted. `writeCalls` and `contextSwitches` count live processes only, and are `null` when no process of the
-   * tree could be read (another user's, without root). Does not touch the peak RSS.
+   * sleeps, wakes and is preempted. `writeCalls` and `contextSwitches` count live processes only, and are `null` when
+   * no process of the tree could be read (another user's, without root). Does not touch the peak RSS.
    */
   usageByRoot(): Map<number, RootUsage> {
     const descendants = this.options.descendants !== false
@@ -95,21 +95,13 @@ export class ProcMeter {
     for (const root of this.roots()) {
       let ticks = 0
       let writeCalls: number | null = null
-      const switches: ContextSwitches[] = []
+      let contextSwitches: ContextSwitches | null = null
       for (const stat of this.treeOf(root)) {
         ticks += stat.cpuTicks + (descendants ? stat.reapedChildTicks : 0)
         const calls = readWriteCalls(stat.pid)
         if (calls !== null) writeCalls = (writeCalls ?? 0) + calls
-        const counts = readContextSwitches(stat.pid)
-        if (counts !== null) switches.push(counts)
+        contextSwitches = addSwitches(contextSwitches, readContextSwitches(stat.pid))
       }
-      const contextSwitches =
-        switches.length === 0
-          ? null
-          : {
-              voluntary: switches.reduce((sum, counts) => sum + counts.voluntary, 0),
-              involuntary: switches.reduce((sum, counts) => sum + counts.involuntary, 0),
-            }
       byRoot.set(root, { cpuUs: (ticks / CLOCK_TICKS_PER_SECOND) * 1e6, writeCalls, contextSwitches })
     }
     return byRoot
@@ -137,4 +129,10 @@ export class ProcMeter {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
   }
+}
+
+/** The sum of two readings of context switches, either of which may be missing (`null`). */
+function addSwitches(a: ContextSwitches | null, b: ContextSwitches | null): ContextSwitches | null {
+  if (a === null || b === null) return a ?? b
+  return { voluntary: a.voluntary + b.voluntary, involuntary: a.involuntary + b.involuntary }
 }

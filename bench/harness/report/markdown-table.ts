@@ -85,8 +85,7 @@ export function renderMarkdownTable(results: readonly RunResult[], systemOrder: 
       r.cpuPublishPhase.otherSeconds.toFixed(1),
     ]
   })
-  const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
+  return markdownTable(header, rows)
 }
 
 /**
@@ -134,6 +133,16 @@ export function renderSummaryTable(groups: readonly RunGroup[]): string {
       peak === null ? '-' : mb(peak),
     ]
   })
-  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`
+  return markdownTable(header, rows)
+}
+
+/**
+ * A markdown table: the header, its separator and one line per row, with any `|` in a cell escaped.
+ *
+ * @example
+ * markdownTable(['system', 'p50 ms'], [['nchan', '4.2']]) // '| system | p50 ms |\n| --- | --- |\n| nchan | 4.2 |'
+ */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
 }

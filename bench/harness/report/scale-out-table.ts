@@ -4,7 +4,7 @@
  * {@link SCALE_OUT_CPU_TARGET} times one node's, median latency at most {@link SCALE_OUT_P50_TARGET_MS} above it)
  * against one node on memory and against one node on the same engine.
  */
-import { formatMs } from './markdown-table.js'
+import { formatMs, markdownTable } from './markdown-table.js'
 import { groupMedian, groupRuns, uncappedTitle, type RunGroup } from './run-groups.js'
 import type { RunResult } from './run-result.js'
 
@@ -49,12 +49,11 @@ export function renderScaleOutTable(results: readonly RunResult[]): string | nul
     'p50 − 1 node, memory',
     'context switches / delivery',
   ]
-  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`
   const targets =
     `Targets: two nodes at most ${SCALE_OUT_CPU_TARGET}× one node's CPU per delivery (✓ or ✗ after each ratio), ` +
     `and a p50 at most ${SCALE_OUT_P50_TARGET_MS} ms above one memory node's, judged as printed. Medians of each ` +
     "set-up's quiet runs; CPU summed over every hub process and the engine."
-  return [line(header), line(header.map(() => '---')), ...rows.map(line), '', targets].join('\n')
+  return `${markdownTable(header, rows)}\n\n${targets}`
 }
 
 /** The rows of one scenario's groups; none without a memory node and a two-node set-up. */
