@@ -292,17 +292,20 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
     rmSync(buildDir, { recursive: true, force: true })
     rmSync(outDir, { recursive: true, force: true })
   })
+  const harness = join(root, 'bench', 'harness', 'run.mjs')
+  const harnessOptions = { cwd: root, env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir } }
+  /** Runs the harness's command line (`npm run bench:hub -- …args`), with this suite's build directory. */
+  const runHarness = (args: readonly string[], timeout?: number): ReturnType<typeof run> =>
+    run(process.execPath, [harness, ...args], { ...harnessOptions, ...(timeout !== undefined && { timeout }) })
 
   it('delivers 20 subscribers × 5 messages with nothing lost, in ack-paced and rate modes', async () => {
-    const { stdout } = await run(
-      process.execPath,
+    const { stdout } = await runHarness(
       [
-        join(root, 'bench', 'harness', 'run.mjs'),
         ...['--systems', 'naive', '--scenarios', 'S,A', '--quick'],
         ...['--subscribers', '20', '--messages', '5', '--topics', '2'],
         ...['--out', outDir, '--no-report'],
       ],
-      { cwd: root, env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir }, timeout: 60_000 },
+      60_000,
     )
     const results: RunResult[] = readdirSync(outDir)
       .filter((name) => name.endsWith('.json'))
@@ -358,8 +361,8 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
     writeFileSync(join(docsDir, 'benchmarks.md'), page)
     const child = spawn(
       process.execPath,
-      [join(root, 'bench', 'harness', 'run.mjs'), '--systems', 'naive', '--scenarios', 'S,A', '--out', out, '--docs', docsDir, '--quiet-wait-seconds', '0'],
-      { cwd: root, env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir }, stdio: ['ignore', 'ignore', 'pipe'] },
+      [harness, '--systems', 'naive', '--scenarios', 'S,A', '--out', out, '--docs', docsDir, '--quiet-wait-seconds', '0'],
+      { ...harnessOptions, stdio: ['ignore', 'ignore', 'pipe'] },
     )
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
@@ -388,23 +391,14 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
       writeFileSync(join(nested, 'nats-2.json'), JSON.stringify(twoNodes))
       writeFileSync(join(nested, 'notes.txt'), 'not a result')
       writeFileSync(join(nested, 'package.json'), '{ "type": "module" }')
-      const { stdout } = await run(process.execPath, [join(root, 'bench', 'harness', 'run.mjs'), 'scale-out', out], {
-        cwd: root,
-        env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir },
-      })
+      const { stdout } = await runHarness(['scale-out', out])
       expect(stdout).toContain('| A 1k × 1000 @100/s | herald-hub-nats-2 | 1 | 7.00 | 1.40× ✗ |')
       await expect(
-        run(process.execPath, [join(root, 'bench', 'harness', 'run.mjs'), 'scale-out', join(out, 'memory.json')], {
-          cwd: root,
-          env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir },
-        }),
+        runHarness(['scale-out', join(out, 'memory.json')]),
       ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('scale-out: no scenario with runs of herald-hub') })
       // A file named directly must be a run result.
       await expect(
-        run(process.execPath, [join(root, 'bench', 'harness', 'run.mjs'), 'scale-out', join(nested, 'package.json')], {
-          cwd: root,
-          env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir },
-        }),
+        runHarness(['scale-out', join(nested, 'package.json')]),
       ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('not a herald-bench-hub/1 result') })
     } finally {
       rmSync(out, { recursive: true, force: true })
@@ -413,10 +407,7 @@ describe('npm run bench:hub on the naive server (real processes and sockets)', (
 
   it('rejects an unknown system with a usage error', async () => {
     await expect(
-      run(process.execPath, [join(root, 'bench', 'harness', 'run.mjs'), '--systems', 'nope'], {
-        cwd: root,
-        env: { ...process.env, HERALD_BENCH_BUILD_DIR: buildDir },
-      }),
+      runHarness(['--systems', 'nope']),
     ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('unknown system "nope"') })
   })
 })
