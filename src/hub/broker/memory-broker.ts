@@ -1,6 +1,7 @@
 import { HubError } from '../errors.js'
 import { checkOptionsObject } from '../history/option-checks.js'
 import type { HubMessage } from '../update.js'
+import { brokerClosedError } from './broker-closed-error.js'
 import type { Broker, SubscribeOptions, Unsubscribe } from './broker.js'
 import { SubscriptionSet, type Subscriptions } from './subscription-set.js'
 
@@ -53,7 +54,7 @@ export class MemoryBroker implements Broker {
   }
 
   publish(message: HubMessage): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError())
+    if (this.#closed) return Promise.reject(brokerClosedError())
     const subscriptions = this.#subscriptions.current
     if (subscriptions.length === 0) return RESOLVED
     if (this.#delivering) {
@@ -84,7 +85,7 @@ export class MemoryBroker implements Broker {
    */
   // eslint-disable-next-line @typescript-eslint/require-await -- async, so that a failed check rejects
   async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
-    if (this.#closed) throw closedError()
+    if (this.#closed) throw brokerClosedError()
     this.#subscriptions.check(onMessage, options)
     return this.#subscriptions.add(onMessage, undefined)
   }
@@ -96,8 +97,4 @@ export class MemoryBroker implements Broker {
     this.#pending = []
     return RESOLVED
   }
-}
-
-function closedError(): HubError {
-  return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed')
 }

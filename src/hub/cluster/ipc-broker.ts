@@ -1,3 +1,4 @@
+import { brokerClosedError } from '../broker/broker-closed-error.js'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
 import { HubError } from '../errors.js'
@@ -59,7 +60,7 @@ export class IpcBroker implements Broker {
    * `callTimeoutMs`.
    */
   publish(message: HubMessage): Promise<void> {
-    if (this.#closed) return Promise.reject(new HubError('ERR_HUB_BROKER_CLOSED', 'the broker is closed'))
+    if (this.#closed) return Promise.reject(brokerClosedError())
     this.#listen()
     const id = ++this.#nextId
     return new Promise<void>((resolve, reject) => {
@@ -81,7 +82,7 @@ export class IpcBroker implements Broker {
    */
   // eslint-disable-next-line @typescript-eslint/require-await -- async, so that a failed check rejects
   async subscribe(onMessage: (m: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
-    if (this.#closed) throw new HubError('ERR_HUB_BROKER_CLOSED', 'the broker is closed')
+    if (this.#closed) throw brokerClosedError()
     this.#subscriptions.check(onMessage, options)
     const unsubscribe = this.#subscriptions.add(onMessage, undefined)
     this.#listen()

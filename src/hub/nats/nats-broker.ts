@@ -1,4 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
+import { brokerClosedError } from '../broker/broker-closed-error.js'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
 import { encodeToPublish } from '../broker/encode-to-publish.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
@@ -121,7 +122,7 @@ export class NatsBroker implements Broker {
   }
 
   publish(message: HubMessage): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError())
+    if (this.#closed) return Promise.reject(brokerClosedError())
     return encodeToPublish(OWNER, message, encodeMessage, (payload) => this.publishEncoded(payload))
   }
 
@@ -134,7 +135,7 @@ export class NatsBroker implements Broker {
    * @internal
    */
   publishEncoded(payload: Uint8Array, confirm = true): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError())
+    if (this.#closed) return Promise.reject(brokerClosedError())
     const nc = this.#nc
     // Connected and up: send at once, so that publishes leave in call order. Otherwise wait for the connection (up to
     // requestTimeoutMs) behind the publishes already waiting; they resume in the order they came.
@@ -152,7 +153,7 @@ export class NatsBroker implements Broker {
         },
         (cause: unknown) => {
           this.#waiting--
-          throw this.#closed ? closedError(cause) : this.#unavailable(cause)
+          throw this.#closed ? brokerClosedError(cause) : this.#unavailable(cause)
         },
       )
   }
@@ -195,11 +196,11 @@ export class NatsBroker implements Broker {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw closedError()
+    if (this.#closed) throw brokerClosedError()
   }
 
   #send(nc: NatsConnection, payload: Uint8Array, confirm: boolean): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError())
+    if (this.#closed) return Promise.reject(brokerClosedError())
     if (nc.isClosed()) return Promise.reject(this.#unavailable(new Error('the connection to NATS is closed')))
     const maxPayload = nc.info?.max_payload ?? Number.POSITIVE_INFINITY
     if (payload.byteLength + this.#subject.length + PROTOCOL_OVERHEAD_BYTES > maxPayload) {
@@ -225,7 +226,7 @@ export class NatsBroker implements Broker {
       const flushed = withTimeout(nc.flush(), this.#requestTimeoutMs, () => new Error(`no answer within ${this.#requestTimeoutMs} ms`))
       return this.#watch === undefined ? flushed : this.#watch.guard(flushed)
     }).catch((cause: unknown) => {
-      throw this.#closed ? closedError(cause) : this.#unavailable(cause)
+      throw this.#closed ? brokerClosedError(cause) : this.#unavailable(cause)
     })
     return this.#flush
   }
@@ -241,7 +242,7 @@ export class NatsBroker implements Broker {
       (nc) => {
         if (this.#closed && this.#lent === undefined) {
           void nc.close()
-          throw closedError()
+          throw brokerClosedError()
         }
         this.#nc = nc
         this.#watch = new ConnectionWatch(nc, {
@@ -293,8 +294,4 @@ export class NatsBroker implements Broker {
     if (cause instanceof HubError) return cause
     return new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the message was not acknowledged: ${messageOf(cause)}`, { cause })
   }
-}
-
-function closedError(cause?: unknown): HubError {
-  return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
 }

@@ -1,9 +1,10 @@
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StoredMsg, type StreamInfo } from '@nats-io/jetstream'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
+import { brokerClosedError } from '../broker/broker-closed-error.js'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
-import { encodeToPublish } from '../broker/encode-to-publish.js'
 import { MirrorCopies } from '../broker/mirror-copies.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
+import { TailLoop } from '../broker/tail-loop.js'
 import { HubError } from '../errors.js'
 import { checkOptionsObject, integerOption, objectOption } from '../history/option-checks.js'
 import type { HubMessage, HubUpdate } from '../update.js'
@@ -112,7 +113,6 @@ interface Cursor {
 }
 
 const OWNER = 'NatsStreamBroker'
-const RESOLVED = Promise.resolve()
 /** Bounds of the push consumer's heartbeat interval, which follows `pollMs`. */
 const MIN_HEARTBEAT_MS = 100
 const MAX_HEARTBEAT_MS = 30_000
@@ -177,12 +177,11 @@ export class NatsStreamBroker implements Broker {
   readonly #heartbeatMs: number
   readonly #subscriptions: SubscriptionSet
   readonly #mirror: NatsBroker | undefined
-  readonly #copies: MirrorCopies
+  readonly #copies: MirrorCopies<Uint8Array>
+  readonly #loop: TailLoop
   #connection: Promise<Connected> | undefined
   /** The open connection, once there is one. */
   #nc: NatsConnection | undefined
-  /** Resolves once the tail's start is known and the tail runs; reset when finding the start failed. */
-  #started: Promise<void> | undefined
   #cursor: Cursor = { epoch: '', sequence: 0 }
   /** A sequence the last round found missing although the stream held it: checked again by the next round. */
   #holeAt = 0
@@ -195,14 +194,6 @@ export class NatsStreamBroker implements Broker {
   #signal: Subscription | undefined
   /** When a push consumer may be opened again after one failed or went away (`Date.now()` time). */
   #pushRetryAt = 0
-  /** A message was stored since the tail last looked. */
-  #signalled = false
-  /** Ends the tail's current wait. */
-  #wake: (() => void) | undefined
-  /** The tail's last round failed: an outage is under way (reported once). */
-  #failing = false
-  #disconnectedAt = 0
-  #closed = false
 
   constructor(options: NatsStreamBrokerOptions = {}) {
     checkOptionsObject(OWNER, options)
@@ -232,7 +223,27 @@ export class NatsStreamBroker implements Broker {
             ...(this.#lent !== undefined && { connection: this.#lent }),
             onError: (error) => this.#subscriptions.report(error),
           })
-    this.#copies = new MirrorCopies(OWNER, `subject ${String(subject)}`, (error) => this.#subscriptions.report(error))
+    const mirror = this.#mirror
+    this.#copies = new MirrorCopies({
+      owner: OWNER,
+      target: `subject ${String(subject)}`,
+      encode: encodeMessage,
+      forward: mirror === undefined ? undefined : (payload) => mirror.publishEncoded(payload, false),
+      report: (error) => this.#subscriptions.report(error),
+    })
+    this.#loop = new TailLoop({
+      subscriptions: this.#subscriptions,
+      pollMs: this.#pollMs,
+      batchSize: this.#batchSize,
+      retryDelayMs: RETRY_DELAY_MS,
+      start: () => this.#start(),
+      read: () => this.#readBatch(),
+      beforeWait: () => this.#keepPushTail(),
+      onFailure: (error) => {
+        this.#dropPushTail()
+        return error instanceof HubError ? error : unavailable('lost the connection to NATS', error)
+      },
+    })
   }
 
   /**
@@ -254,13 +265,8 @@ export class NatsStreamBroker implements Broker {
    *   `ERR_HUB_BROKER_CLOSED` after `close()`.
    */
   publish(message: HubMessage): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError())
-    const mirror = this.#mirror
-    return encodeToPublish(OWNER, message, encodeMessage, (payload) => {
-      // The copy carries the payload that validated the message.
-      if (mirror !== undefined) this.#copies.send(mirror.publishEncoded(payload, false), message)
-      return RESOLVED
-    })
+    if (this.#loop.isClosed()) return Promise.reject(brokerClosedError())
+    return this.#copies.publish(message)
   }
 
   /**
@@ -270,21 +276,12 @@ export class NatsStreamBroker implements Broker {
    * @throws `ERR_HUB_BROKER_UNAVAILABLE` (rejects) when NATS does not answer within `requestTimeoutMs`;
    *   `ERR_HUB_BROKER_CLOSED` after `close()`.
    */
-  async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
-    if (this.#closed) throw closedError()
-    const onMissed = this.#subscriptions.check(onMessage, options)
-    this.#started ??= this.#start()
-    await this.#started
-    // close() may have run while waiting.
-    if (this.#isClosed()) throw closedError()
-    return this.#subscriptions.add(onMessage, onMissed)
+  subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
+    return this.#loop.subscribe(onMessage, options)
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#subscriptions.close()
-    this.#wake?.()
+    if (!this.#loop.close()) return
     this.#dropPushTail()
     this.#signal?.unsubscribe()
     await this.#copies.settled()
@@ -296,40 +293,13 @@ export class NatsStreamBroker implements Broker {
     await this.#mirror?.close()
   }
 
-  /** Whether `close()` ran; a method, so that checks after an `await` are not narrowed away. */
-  #isClosed(): boolean {
-    return this.#closed
-  }
-
-  /** Finds where the tail starts (the stream's last sequence), then runs the tail in the background. */
+  /** Finds where the tail starts (the stream's last sequence); the loop runs once it has. */
   async #start(): Promise<void> {
     try {
       const info = await withTimeout(this.#info(), this.#requestTimeoutMs, () => new Error(`no answer within ${this.#requestTimeoutMs} ms`))
       if (info !== undefined) this.#cursor = { epoch: info.created, sequence: info.state.last_seq }
     } catch (error) {
-      this.#started = undefined
-      if (this.#closed) throw closedError(error)
       throw error instanceof HubError ? error : unavailable('NATS failed', error)
-    }
-    void this.#tail()
-  }
-
-  async #tail(): Promise<void> {
-    while (!this.#closed) {
-      try {
-        this.#signalled = false
-        const read = await this.#readBatch()
-        if (this.#failing) this.#failing = false
-        if (read < this.#batchSize && !this.#isClosed()) {
-          await this.#keepPushTail()
-          if (!this.#isClosed()) await this.#waitForSignal()
-        }
-      } catch (error) {
-        if (this.#isClosed()) return
-        this.#dropPushTail()
-        this.#onDown(error instanceof HubError ? error : unavailable('lost the connection to NATS', error))
-        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS))
-      }
     }
   }
 
@@ -338,7 +308,7 @@ export class NatsStreamBroker implements Broker {
     // The push consumer may move the cursor on while the state is on its way: compare with where it stood before.
     const before = this.#cursor.sequence
     const info = await this.#info()
-    if (info === undefined || this.#closed) {
+    if (info === undefined || this.#loop.isClosed()) {
       // No stream (any consumer went with it): the core signal tells when one is written again.
       this.#dropPushTail()
       return 0
@@ -349,13 +319,13 @@ export class NatsStreamBroker implements Broker {
     const last = state.last_seq
     if (created !== this.#cursor.epoch || last < before) {
       // A new stream (a new epoch): read it from its start. Only a stream seen before makes a gap.
-      if (this.#cursor.epoch !== '') this.#notifyMissed()
+      if (this.#cursor.epoch !== '') this.#loop.notifyMissed()
       this.#cursor = { epoch: created, sequence: floor }
       this.#holeAt = 0
       this.#dropPushTail()
     } else if (floor > this.#cursor.sequence) {
       // Messages after the last one read were discarded before being read.
-      this.#notifyMissed()
+      this.#loop.notifyMissed()
       this.#cursor.sequence = floor
       this.#holeAt = 0
     } else if (this.#holeAt === this.#cursor.sequence + 1) {
@@ -371,7 +341,7 @@ export class NatsStreamBroker implements Broker {
     // Pipelined: the requests leave together and are answered in order by the stream leader.
     for (let i = 1; i <= count; i++) requests.push(this.#request(watch, jsm.streams.getMessage(this.#stream, { seq: start + i })))
     const stored = await Promise.all(requests)
-    for (let i = 0; i < count && !this.#isClosed(); i++) {
+    for (let i = 0; i < count && !this.#loop.isClosed(); i++) {
       const sequence = start + 1 + i
       // The push consumer delivered it meanwhile (see #onPushed).
       if (sequence <= this.#cursor.sequence) continue
@@ -411,10 +381,10 @@ export class NatsStreamBroker implements Broker {
    * and their median latency from 10.7 to 7.8 ms (bench/RESULTS.md, fourth round).
    */
   #onPushed(tail: PushTail, message: Msg, sequence: number): void {
-    if (tail !== this.#push || this.#closed) return
+    if (tail !== this.#push || this.#loop.isClosed()) return
     const cursor = this.#cursor
     if (sequence === cursor.sequence + 1 && tail.verified && tail.epoch === cursor.epoch) this.#deliver(message.data, sequence, message.subject)
-    else if (sequence > cursor.sequence) this.#signalTail()
+    else if (sequence > cursor.sequence) this.#loop.signal()
   }
 
   /** Keeps a verified push consumer in place once the stream exists, opening one from the cursor on when needed. */
@@ -426,7 +396,7 @@ export class NatsStreamBroker implements Broker {
     const epoch = this.#cursor.epoch
     if (epoch === '' || now < this.#pushRetryAt) return
     const { nc, jsm, watch } = await this.#connect()
-    if (this.#closed) return
+    if (this.#loop.isClosed()) return
     const tail = new PushTail({
       nc,
       jsm,
@@ -436,14 +406,14 @@ export class NatsStreamBroker implements Broker {
       events: {
         onMessage: (from, message, sequence) => this.#onPushed(from, message, sequence),
         onIdle: (from, lastSequence) => {
-          if (from === this.#push && lastSequence > this.#cursor.sequence) this.#signalTail()
+          if (from === this.#push && lastSequence > this.#cursor.sequence) this.#loop.signal()
         },
         onGone: (from) => {
           if (from !== this.#push) return
           this.#dropPushTail()
           // Not at once: a subscription refused by the server's permissions would otherwise fail again in a loop.
           this.#pushRetryAt = Date.now() + this.#heartbeatMs
-          this.#signalTail()
+          this.#loop.signal()
         },
       },
     })
@@ -457,7 +427,7 @@ export class NatsStreamBroker implements Broker {
       if (tail === this.#push) this.#dropPushTail()
       // A lost connection is an outage like any other; anything else (permissions, the stream's consumer limit) leaves
       // the rounds, woken by the core signal, to deliver until the next try.
-      if (!watch.up || this.#isClosed()) throw error
+      if (!watch.up || this.#loop.isClosed()) throw error
       this.#pushRetryAt = Date.now() + PUSH_RETRY_MS
       this.#subscriptions.report(unavailable(`cannot create its push consumer (tried again in ${PUSH_RETRY_MS / 1000} s)`, error))
       return
@@ -480,28 +450,9 @@ export class NatsStreamBroker implements Broker {
 
   #listenForSignal(): void {
     const nc = this.#nc
-    if (this.#signal !== undefined || this.#push !== undefined || this.#closed || nc === undefined || nc.isClosed()) return
+    if (this.#signal !== undefined || this.#push !== undefined || this.#loop.isClosed() || nc === undefined || nc.isClosed()) return
     // Only a signal: what was stored is read from the stream, in sequence order.
-    this.#signal = nc.subscribe(`${this.#prefix}.>`, { callback: () => this.#signalTail() })
-  }
-
-  #signalTail(): void {
-    this.#signalled = true
-    this.#wake?.()
-  }
-
-  /** Waits until a message is stored on the history's subjects, or `pollMs` passed. */
-  async #waitForSignal(): Promise<void> {
-    if (this.#signalled) return
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.#pollMs)
-      function done(): void {
-        clearTimeout(timer)
-        resolve()
-      }
-      this.#wake = done
-    })
-    this.#wake = undefined
+    this.#signal = nc.subscribe(`${this.#prefix}.>`, { callback: () => this.#loop.signal() })
   }
 
   /** The stream's state, or `undefined` while it does not exist. */
@@ -519,7 +470,7 @@ export class NatsStreamBroker implements Broker {
   /** Fails a request as soon as its connection is lost, as `ERR_HUB_BROKER_UNAVAILABLE`. */
   #request<T>(watch: ConnectionWatch, request: Promise<T>): Promise<T> {
     return watch.guard(request).catch((cause: unknown) => {
-      throw this.#closed ? closedError(cause) : unavailable('NATS failed', cause)
+      throw this.#loop.isClosed() ? brokerClosedError(cause) : unavailable('NATS failed', cause)
     })
   }
 
@@ -534,17 +485,17 @@ export class NatsStreamBroker implements Broker {
       .then(async (nc): Promise<Connected> => {
         const jsm = await jetstreamManager(nc, { timeout: this.#requestTimeoutMs, checkAPI: false })
         const watch = new ConnectionWatch(nc, {
-          onDown: (server) => this.#onDown(`lost the connection to NATS (${server})`),
+          onDown: (server) => this.#loop.reportDown(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: lost the connection to NATS (${server})`)),
           // What the consumer pushed meanwhile is lost, and a restarted server lost the consumer: read, then reopen it.
           onUp: () => {
             this.#dropPushTail()
-            this.#signalTail()
+            this.#loop.signal()
           },
         })
-        if (this.#closed) {
+        if (this.#loop.isClosed()) {
           watch.stop()
           if (this.#lent === undefined) await nc.close()
-          throw closedError()
+          throw brokerClosedError()
         }
         this.#nc = nc
         this.#listenForSignal()
@@ -556,14 +507,6 @@ export class NatsStreamBroker implements Broker {
         throw error
       })
     return this.#connection
-  }
-
-  /** Reports an outage once, whether the connection's status or a failed round told of it first. */
-  #onDown(error: HubError | string): void {
-    if (this.#failing || this.#closed) return
-    this.#failing = true
-    this.#disconnectedAt = Date.now()
-    this.#subscriptions.report(typeof error === 'string' ? new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: ${error}`) : error)
   }
 
   #decode(data: Uint8Array, sequence: number, subject: string): HubUpdate | undefined {
@@ -582,21 +525,12 @@ export class NatsStreamBroker implements Broker {
       return undefined
     }
   }
-
-  /** Calls `onMissed` of every subscription now, dated from the outage under way, if any. */
-  #notifyMissed(): void {
-    this.#subscriptions.markMissed(this.#disconnectedAt || Date.now())
-    this.#subscriptions.notifyMissed()
-  }
 }
 
 function unavailable(what: string, cause: unknown): HubError {
   return new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: ${what}: ${messageOf(cause)}`, { cause })
 }
 
-function closedError(cause?: unknown): HubError {
-  return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
-}
 
 function isStreamNotFound(error: unknown): boolean {
   return error instanceof JetStreamApiError && error.code === 10059

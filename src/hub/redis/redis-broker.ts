@@ -1,3 +1,4 @@
+import { brokerClosedError } from '../broker/broker-closed-error.js'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
 import { encodeToPublish } from '../broker/encode-to-publish.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
@@ -132,7 +133,7 @@ export class RedisBroker implements Broker {
   }
 
   publish(message: HubMessage): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError())
+    if (this.#closed) return Promise.reject(brokerClosedError())
     return encodeToPublish(OWNER, message, encodeMessage, (payload) => this.publishEncoded(payload))
   }
 
@@ -142,13 +143,13 @@ export class RedisBroker implements Broker {
    * @internal
    */
   publishEncoded(payload: string): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError())
+    if (this.#closed) return Promise.reject(brokerClosedError())
     // Sent at once, without awaiting anything first: publishes go out in call order.
     return sendRedisCommand(this.#publisherClient(), ['PUBLISH', this.#channel, payload]).then(
       () => undefined,
       (cause: unknown) => {
         throw this.#closed
-          ? closedError(cause)
+          ? brokerClosedError(cause)
           : new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: the message was not acknowledged: ${messageOf(cause)}`, { cause })
       },
     )
@@ -162,7 +163,7 @@ export class RedisBroker implements Broker {
    *   `ERR_HUB_BROKER_CLOSED` after `close()`.
    */
   async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
-    if (this.#closed) throw closedError()
+    if (this.#closed) throw brokerClosedError()
     const onMissed = this.#subscriptions.check(onMessage, options)
     await this.#subscriber.whenSubscribed()
     // close() may have run while waiting.
@@ -180,7 +181,7 @@ export class RedisBroker implements Broker {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw closedError()
+    if (this.#closed) throw brokerClosedError()
   }
 
   #publisherClient(): RedisClient {
@@ -199,8 +200,4 @@ export class RedisBroker implements Broker {
     if (this.#closed) return
     this.#subscriptions.report(new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: lost the ${connection} connection to Redis: ${messageOf(cause)}`, { cause }))
   }
-}
-
-function closedError(cause?: unknown): HubError {
-  return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
 }

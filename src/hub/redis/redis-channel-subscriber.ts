@@ -1,4 +1,5 @@
 // The pub/sub side of the Redis brokers. Internal: not re-exported from index.ts.
+import { brokerClosedError } from '../broker/broker-closed-error.js'
 import { HubError } from '../errors.js'
 import { createRedisClient, destroyRedisClient, type RedisClient, type RedisEngineClientOptions } from './redis-connection.js'
 
@@ -67,7 +68,7 @@ export class RedisChannelSubscriber {
    *   `ERR_HUB_BROKER_CLOSED` when {@link RedisChannelSubscriber.close} runs meanwhile.
    */
   whenSubscribed(): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError())
+    if (this.#closed) return Promise.reject(brokerClosedError())
     if (this.#subscribed && this.#up) return RESOLVED
     const { owner, commandTimeoutMs } = this.#settings
     return new Promise<void>((resolve, reject) => {
@@ -108,7 +109,7 @@ export class RedisChannelSubscriber {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError())
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(brokerClosedError())
     if (this.#client !== undefined) destroyRedisClient(this.#client)
   }
 
@@ -144,8 +145,4 @@ export class RedisChannelSubscriber {
     if (!this.#subscribed || !this.#up) return
     for (const waiter of this.#waiters.splice(0)) waiter.resolve()
   }
-}
-
-function closedError(): HubError {
-  return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed')
 }

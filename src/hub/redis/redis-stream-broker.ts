@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
+import { brokerClosedError } from '../broker/broker-closed-error.js'
 import type { Broker, SubscribeOptions, Unsubscribe } from '../broker/broker.js'
-import { encodeToPublish } from '../broker/encode-to-publish.js'
 import { MirrorCopies } from '../broker/mirror-copies.js'
 import { SubscriptionSet } from '../broker/subscription-set.js'
+import { TailLoop } from '../broker/tail-loop.js'
 import { HubError } from '../errors.js'
 import { checkOptionsObject, integerOption, objectOption, stringOption } from '../history/option-checks.js'
 import { compareOffsets } from '../stream-position.js'
@@ -105,7 +106,6 @@ interface Cursor {
 type TailReply = readonly ['none'] | readonly ['ok', string, number, string, readonly (readonly [string, unknown])[]]
 
 const OWNER = 'RedisStreamBroker'
-const RESOLVED = Promise.resolve()
 /** The pause before the tail tries again after a failed round trip (node-redis reconnects meanwhile). */
 const RETRY_DELAY_MS = 100
 
@@ -162,24 +162,14 @@ export class RedisStreamBroker implements Broker {
   readonly #name: string
   readonly #notices: RedisChannelSubscriber
   readonly #mirror: RedisBroker | undefined
-  readonly #copies: MirrorCopies
+  readonly #copies: MirrorCopies<string>
+  readonly #loop: TailLoop
   /** The connection the tail reads on. */
   #client: RedisClient | undefined
-  /** Resolves once delivery started (the notices subscribed, the newest entry known); reset when starting failed. */
-  #started: Promise<void> | undefined
   /** The last entry delivered, in its epoch (`''` while the store did not exist). */
   #cursor: Cursor = { epoch: '', id: '0-0' }
-  /** A notice asked for a read since the tail's current read started. */
-  #signalled = false
-  /** Ends the tail's current wait. */
-  #wake: (() => void) | undefined
-  /** The tail's last round trip failed: an outage is under way (reported once). */
-  #failing = false
   /** The notice connection is down: notices are being lost. */
   #noticesDown = false
-  /** When the outage under way began (`Date.now()` time; 0 when none), the date `onMissed` is given. */
-  #disconnectedAt = 0
-  #closed = false
 
   constructor(options: RedisStreamBrokerOptions = {}) {
     checkOptionsObject(OWNER, options)
@@ -204,13 +194,13 @@ export class RedisStreamBroker implements Broker {
       onMessage: (payload) => this.#onNotice(payload, noticeChannel),
       onDown: (cause) => {
         this.#noticesDown = true
-        if (this.#disconnectedAt === 0) this.#disconnectedAt = Date.now()
+        this.#loop.markOutage()
         this.#subscriptions.report(unavailable('lost the notice connection', cause))
       },
       // Notices published meanwhile never arrive: read them from the stream.
       onResubscribed: () => {
         this.#noticesDown = false
-        this.#signal()
+        this.#loop.signal()
       },
     })
     this.#mirror =
@@ -223,7 +213,24 @@ export class RedisStreamBroker implements Broker {
             clientOptions: { ...this.#clientOptions, name: this.#name },
             onError: (error) => this.#subscriptions.report(error),
           })
-    this.#copies = new MirrorCopies(OWNER, `channel ${String(channel)}`, (error) => this.#subscriptions.report(error))
+    const mirror = this.#mirror
+    this.#copies = new MirrorCopies({
+      owner: OWNER,
+      target: `channel ${String(channel)}`,
+      encode: encodeMessage,
+      forward: mirror === undefined ? undefined : (payload) => mirror.publishEncoded(payload),
+      report: (error) => this.#subscriptions.report(error),
+    })
+    this.#loop = new TailLoop({
+      subscriptions: this.#subscriptions,
+      pollMs: this.#pollMs,
+      batchSize: this.#batchSize,
+      retryDelayMs: RETRY_DELAY_MS,
+      start: () => this.#start(),
+      read: () => this.#readBatch(),
+      onFailure: (error) => (error instanceof HubError ? error : unavailable('lost the connection to Redis', error)),
+      outageUnderWay: () => this.#noticesDown,
+    })
   }
 
   /**
@@ -240,13 +247,8 @@ export class RedisStreamBroker implements Broker {
    *   `ERR_HUB_BROKER_CLOSED` after `close()`.
    */
   publish(message: HubMessage): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError())
-    const mirror = this.#mirror
-    return encodeToPublish(OWNER, message, encodeMessage, (payload) => {
-      // The copy carries the payload that validated the message.
-      if (mirror !== undefined) this.#copies.send(mirror.publishEncoded(payload), message)
-      return RESOLVED
-    })
+    if (this.#loop.isClosed()) return Promise.reject(brokerClosedError())
+    return this.#copies.publish(message)
   }
 
   /**
@@ -256,93 +258,27 @@ export class RedisStreamBroker implements Broker {
    * @throws `ERR_HUB_BROKER_UNAVAILABLE` (rejects) when Redis does not answer within `commandTimeoutMs`;
    *   `ERR_HUB_BROKER_CLOSED` after `close()`.
    */
-  async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
-    if (this.#closed) throw closedError()
-    const onMissed = this.#subscriptions.check(onMessage, options)
-    this.#started ??= this.#start()
-    await this.#started
-    // close() may have run while waiting.
-    if (this.#isClosed()) throw closedError()
-    return this.#subscriptions.add(onMessage, onMissed)
+  subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions = {}): Promise<Unsubscribe> {
+    return this.#loop.subscribe(onMessage, options)
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#subscriptions.close()
-    this.#wake?.()
+    if (!this.#loop.close()) return
     this.#notices.close()
     if (this.#client !== undefined) destroyRedisClient(this.#client)
     await this.#copies.settled()
     await this.#mirror?.close()
   }
 
-  /** Whether `close()` ran; a method, so that checks after an `await` are not narrowed away. */
-  #isClosed(): boolean {
-    return this.#closed
-  }
-
   /**
-   * Subscribes to the notices, then finds where delivery starts (the newest id issued), then runs the tail in the
-   * background. In that order, so that every entry after the start is announced to this broker: a notice that came
-   * before the start was known is not delivered (the cursor is on no epoch yet) and only asks the tail to read.
+   * Subscribes to the notices, then finds where delivery starts (the newest id issued); the loop runs once it has. In
+   * that order, so that every entry after the start is announced to this broker: a notice that came before the start
+   * was known is not delivered (the cursor is on no epoch yet) and only asks the tail to read.
    */
   async #start(): Promise<void> {
-    let reply: TailReply
-    try {
-      await this.#notices.whenSubscribed()
-      reply = await this.#tailScript('head')
-    } catch (error) {
-      this.#started = undefined
-      throw this.#closed ? closedError(error) : error
-    }
+    await this.#notices.whenSubscribed()
+    const reply = await this.#tailScript('head')
     if (reply[0] === 'ok') this.#cursor = { epoch: reply[1], id: reply[3] }
-    void this.#tail()
-  }
-
-  /** Reads whenever a notice or a reconnect asks, and every `pollMs`; after a failure, again in 100 ms. */
-  async #tail(): Promise<void> {
-    while (!this.#closed) {
-      try {
-        this.#signalled = false
-        const read = await this.#readBatch()
-        this.#failing = false
-        // The read delivered what the outage held back, if any: from here on, a gap is dated anew.
-        if (!this.#noticesDown) this.#disconnectedAt = 0
-        if (read < this.#batchSize && !this.#isClosed()) await this.#waitForSignal()
-      } catch (error) {
-        if (this.#isClosed()) return
-        if (!this.#failing) {
-          this.#failing = true
-          if (this.#disconnectedAt === 0) this.#disconnectedAt = Date.now()
-          this.#subscriptions.report(error instanceof HubError ? error : unavailable('lost the connection to Redis', error))
-        }
-        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS))
-      }
-    }
-  }
-
-  /**
-   * Waits until {@link RedisStreamBroker.#signal} or `close()` is called, or `pollMs` passed; at once when a signal came
-   * during the last read.
-   */
-  #waitForSignal(): Promise<void> {
-    if (this.#signalled) return RESOLVED
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        this.#wake = undefined
-        resolve()
-      }
-      const timer = setTimeout(done, this.#pollMs)
-      this.#wake = done
-    })
-  }
-
-  /** Asks the tail to read the stream now (or again, once its current read is done). */
-  #signal(): void {
-    this.#signalled = true
-    this.#wake?.()
   }
 
   /**
@@ -355,13 +291,13 @@ export class RedisStreamBroker implements Broker {
    * herald-hub-redis-2 --scenarios A`) put 0.5–0.8 ms of each node's CPU per update in those commands.
    */
   #onNotice(payload: string, channel: string): void {
-    if (this.#closed) return
+    if (this.#loop.isClosed()) return
     let notice: EntryNotice
     try {
       notice = decodeEntryNotice(payload)
     } catch (cause) {
       this.#subscriptions.report(new HubError('ERR_HUB_BROKER_MESSAGE_INVALID', `${OWNER}: a message on ${channel} is not an entry notice: ${messageOf(cause)}`, { cause }))
-      this.#signal()
+      this.#loop.signal()
       return
     }
     const cursor = this.#cursor
@@ -375,7 +311,7 @@ export class RedisStreamBroker implements Broker {
       }
       if (compareOffsets(offset, cursor.id) <= 0) return
     }
-    this.#signal()
+    this.#loop.signal()
   }
 
   /**
@@ -384,9 +320,9 @@ export class RedisStreamBroker implements Broker {
    */
   async #readBatch(): Promise<number> {
     const reply = await this.#tailScript('after')
-    if (reply[0] === 'none' || this.#closed) return 0
+    if (reply[0] === 'none' || this.#loop.isClosed()) return 0
     const [, epoch, missed, start, entries] = reply
-    if (missed === 1) this.#notifyMissed()
+    if (missed === 1) this.#loop.notifyMissed()
     if (epoch !== this.#cursor.epoch) this.#cursor = { epoch, id: start }
     else if (compareOffsets(start, this.#cursor.id) > 0) this.#cursor.id = start
     for (const [entryId, fields] of entries) {
@@ -394,7 +330,7 @@ export class RedisStreamBroker implements Broker {
       this.#cursor.id = entryId
       const update = this.#decode(entryId, fields)
       if (update !== undefined) this.#subscriptions.deliver(Object.freeze({ update, position: Object.freeze({ epoch, offset: entryId }) }))
-      if (this.#isClosed()) break
+      if (this.#loop.isClosed()) break
     }
     return entries.length
   }
@@ -448,18 +384,8 @@ export class RedisStreamBroker implements Broker {
       return undefined
     }
   }
-
-  /** Calls `onMissed` of every subscription now, dated from the outage under way, if any. */
-  #notifyMissed(): void {
-    this.#subscriptions.markMissed(this.#disconnectedAt || Date.now())
-    this.#subscriptions.notifyMissed()
-  }
 }
 
 function unavailable(what: string, cause: unknown): HubError {
   return new HubError('ERR_HUB_BROKER_UNAVAILABLE', `${OWNER}: ${what}: ${messageOf(cause)}`, { cause })
-}
-
-function closedError(cause?: unknown): HubError {
-  return new HubError('ERR_HUB_BROKER_CLOSED', 'this broker is closed', cause === undefined ? undefined : { cause })
 }
