@@ -1,10 +1,10 @@
 // The reading loop of the brokers that tail a history (RedisStreamBroker, NatsStreamBroker). Internal: not
 // re-exported from index.ts.
-import { HubError } from '../errors.js'
-import type { MissedMessages, SubscribeOptions, Unsubscribe } from './broker.js'
-import { brokerClosedError } from './broker-closed-error.js'
-import type { SubscriptionSet } from './subscription-set.js'
+import type { HubError } from '../errors.js'
 import type { HubMessage } from '../update.js'
+import { brokerClosedError } from './broker-closed-error.js'
+import type { MissedMessages, SubscribeOptions, Unsubscribe } from './broker.js'
+import type { SubscriptionSet } from './subscription-set.js'
 
 /** What a {@link TailLoop} runs: the engine's part of a stream broker. */
 export interface TailLoopOptions {
