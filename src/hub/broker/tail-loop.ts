@@ -3,7 +3,7 @@
 import type { HubError } from '../errors.js'
 import type { HubMessage } from '../update.js'
 import { brokerClosedError } from './broker-closed-error.js'
-import type { MissedMessages, SubscribeOptions, Unsubscribe } from './broker.js'
+import type { SubscribeOptions, Unsubscribe } from './broker.js'
 import type { SubscriptionSet } from './subscription-set.js'
 
 /** What a {@link TailLoop} runs: the engine's part of a stream broker. */
@@ -87,14 +87,14 @@ export class TailLoop {
   }
 
   /**
-   * Adds a listener to the subscriptions, once the start is known (see {@link Broker.subscribe}).
+   * Adds a listener to the subscriptions, once the start is known (see `Broker.subscribe`).
    *
    * @throws `ERR_HUB_INVALID_OPTION` (rejects) for invalid arguments; what `start` rejected with; `ERR_HUB_BROKER_CLOSED`
    *   after {@link TailLoop.close}.
    */
   async subscribe(onMessage: (message: HubMessage) => void, options: SubscribeOptions): Promise<Unsubscribe> {
     if (this.#closed) throw brokerClosedError()
-    const onMissed: ((event: MissedMessages) => void) | undefined = this.#options.subscriptions.check(onMessage, options)
+    const onMissed = this.#options.subscriptions.check(onMessage, options)
     this.#started ??= this.#start()
     await this.#started
     // close() may have run while waiting.
