@@ -206,13 +206,13 @@ const noLatency = { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 
 /** A complete run result of `system` on scenario A, with the figures the scale-out table reads. */
 function resultOf(
   system: string,
-  figures: { cpuUsPerDelivery: number; p50Ms: number; switches?: number; subscribers?: number },
+  figures: { cpuUsPerDelivery: number; p50Ms: number; switches?: number; subscribers?: number; startedAt?: string },
 ): RunResult {
   const subscribers = figures.subscribers ?? 1000
   const delivered = subscribers * 1000
   return {
     schema: 'herald-bench-hub/1',
-    startedAt: '2026-12-05T00:00:00.000Z',
+    startedAt: figures.startedAt ?? '2026-12-05T00:00:00.000Z',
     system: { name: system, version: 'test' },
     scenario: {
       id: 'A',
@@ -266,17 +266,36 @@ describe('scale-out table', () => {
     const table = renderScaleOutTable(results) ?? ''
     const rows = table.split('\n').filter((row) => row.startsWith('| A 1k'))
     expect(rows).toEqual([
-      '| A 1k × 1000 @100/s | herald-hub | 2 | 5.20 | 1 |  | 23.0 |  | 0.0120 |',
-      '| A 1k × 1000 @100/s | herald-hub-redis-1 | 1 | 5.80 | 1.12× |  | 24.0 | +1.0 ms | - |',
-      // 6.76 / 5.2 = 1.30 and 6.76 / 5.8 = 1.17: both within 1.3×; p50 2.0 ms above: within 2 ms.
-      '| A 1k × 1000 @100/s | herald-hub-redis-2 | 1 | 6.76 | 1.30× ✓ | 1.17× ✓ | 25.0 | +2.0 ms ✓ | 0.0170 |',
-      '| A 1k × 1000 @100/s | herald-hub-nats-1 | 1 | 6.50 | 1.25× |  | 24.5 | +1.5 ms | - |',
+      '| A 1k × 1000 @100/s | herald-hub | 2 | 5.20 | 1 |  |  | 23.0 |  | 0.0120 |',
+      '| A 1k × 1000 @100/s | herald-hub-redis-1 | 1 | 5.80 | 1.12× |  |  | 24.0 | +1.0 ms | - |',
+      // 6.76 / 5.2 = 1.30 and 6.76 / 5.8 = 1.17: both within 1.3×; p50 2.0 ms above: within 2 ms. Run by run: two memory
+      // runs against one two-node run pair up with nothing.
+      '| A 1k × 1000 @100/s | herald-hub-redis-2 | 1 | 6.76 | 1.30× ✓ | 1.17× ✓ | -; 1.17× | 25.0 | +2.0 ms ✓ | 0.0170 |',
+      '| A 1k × 1000 @100/s | herald-hub-nats-1 | 1 | 6.50 | 1.25× |  |  | 24.5 | +1.5 ms | - |',
       // 7.8 / 5.2 = 1.50 and 7.8 / 6.5 = 1.20; p50 2.5 ms above.
-      '| A 1k × 1000 @100/s | herald-hub-nats-2 | 1 | 7.80 | 1.50× ✗ | 1.20× ✓ | 25.5 | +2.5 ms ✗ | - |',
+      '| A 1k × 1000 @100/s | herald-hub-nats-2 | 1 | 7.80 | 1.50× ✗ | 1.20× ✓ | -; 1.20× | 25.5 | +2.5 ms ✗ | - |',
     ])
     expect(table).not.toContain('500 ×')
     expect(table).not.toContain('naive')
     expect(table).toContain('Targets: two nodes at most 1.3×')
+  })
+
+  it('gives the range of the ratios round by round, pairing the runs of each set-up in start order', () => {
+    // Three rounds, listed out of order; round 2 was slow for every set-up.
+    const rounds = [
+      { at: '2026-12-05T00:02:00.000Z', memory: 8, one: 10, two: 11 },
+      { at: '2026-12-05T00:01:00.000Z', memory: 4, one: 5, two: 6 },
+      { at: '2026-12-05T00:03:00.000Z', memory: 4, one: 5, two: 7 },
+    ]
+    const paired = rounds.flatMap(({ at, memory, one, two }) => [
+      resultOf('herald-hub', { cpuUsPerDelivery: memory, p50Ms: 20, startedAt: at }),
+      resultOf('herald-hub-nats-1', { cpuUsPerDelivery: one, p50Ms: 20, startedAt: at }),
+      resultOf('herald-hub-nats-2', { cpuUsPerDelivery: two, p50Ms: 20, startedAt: at }),
+    ])
+    const row = (renderScaleOutTable(paired) ?? '').split('\n').find((line) => line.includes('| herald-hub-nats-2 |'))
+    // Per round ÷ memory: 6/4 = 1.50, 11/8 = 1.38, 7/4 = 1.75; ÷ one NATS node: 1.20, 1.10, 1.40. The medians alone
+    // (7 ÷ 4 = 1.75 and 7 ÷ 5 = 1.40) would hide round 2's pair.
+    expect(row).toBe('| A 1k × 1000 @100/s | herald-hub-nats-2 | 3 | 7.00 | 1.75× ✗ | 1.40× ✗ | 1.38–1.75×; 1.10–1.40× | 20.0 | +0.0 ms ✓ | - |')
   })
 
   it('has nothing to show without a two-node run, or without a memory node', () => {

@@ -45,6 +45,7 @@ export function renderScaleOutTable(results: readonly RunResult[]): string | nul
     'CPU µs / delivery',
     '÷ 1 node, memory',
     '÷ 1 node, same engine',
+    'run by run: ÷ memory; ÷ same engine',
     'p50 ms',
     'p50 − 1 node, memory',
     'context switches / delivery',
@@ -52,7 +53,9 @@ export function renderScaleOutTable(results: readonly RunResult[]): string | nul
   const targets =
     `Targets: two nodes at most ${SCALE_OUT_CPU_TARGET}× one node's CPU per delivery (✓ or ✗ after each ratio), ` +
     `and a p50 at most ${SCALE_OUT_P50_TARGET_MS} ms above one memory node's, judged as printed. Medians of each ` +
-    "set-up's quiet runs; CPU summed over every hub process and the engine."
+    "set-up's quiet runs; CPU summed over every hub process and the engine. Run by run: the range of each two-node " +
+    "run's ratios to the one-node run of its own round (the k-th runs of both set-ups, in start order); - where the " +
+    'two set-ups have different numbers of runs.'
   return `${markdownTable(header, rows)}\n\n${targets}`
 }
 
@@ -79,6 +82,7 @@ function scenarioRows(groups: readonly RunGroup[]): string[][] {
       own === null ? '-' : own.toFixed(2),
       g === memory ? '1' : ratio(own, memoryCpu, twoNodes),
       twoNodes ? ratio(own, cpu(oneNode), true) : '',
+      twoNodes ? `${pairedRange(g, memory)}; ${pairedRange(g, oneNode)}` : '',
       formatMs(ownP50),
       latencyDelta === null ? '' : signedMs(latencyDelta, twoNodes),
       perDelivery(groupMedian(g, contextSwitchesPerDelivery)),
@@ -92,6 +96,24 @@ function ratio(value: number | null, base: number | null, judged: boolean): stri
   const times = value / base
   const text = `${times.toFixed(2)}×`
   return judged ? `${text} ${Number(times.toFixed(2)) <= SCALE_OUT_CPU_TARGET ? '✓' : '✗'}` : text
+}
+
+/**
+ * The range of the ratios of `twoNodes`'s runs to `base`'s, the k-th run to the k-th (both groups in start order, so
+ * each pair ran in the same round and shared the machine's state); `-` unless both have the same number of runs.
+ */
+function pairedRange(twoNodes: RunGroup, base: RunGroup | undefined): string {
+  if (base === undefined || base.runs.length !== twoNodes.runs.length) return '-'
+  const ratios: number[] = []
+  twoNodes.runs.forEach((run, k) => {
+    const own = run.server.cpuUsPerDelivery
+    const baseCpu = base.runs[k]?.server.cpuUsPerDelivery ?? null
+    if (own !== null && baseCpu !== null && baseCpu > 0) ratios.push(own / baseCpu)
+  })
+  if (ratios.length === 0) return '-'
+  const low = Math.min(...ratios).toFixed(2)
+  const high = Math.max(...ratios).toFixed(2)
+  return low === high ? `${low}×` : `${low}–${high}×`
 }
 
 function signedMs(delta: number, judged: boolean): string {
