@@ -54,8 +54,8 @@ export function renderScaleOutTable(results: readonly RunResult[]): string | nul
     `Targets: two nodes at most ${SCALE_OUT_CPU_TARGET}× one node's CPU per delivery (✓ or ✗ after each ratio), ` +
     `and a p50 at most ${SCALE_OUT_P50_TARGET_MS} ms above one memory node's, judged as printed. Medians of each ` +
     "set-up's quiet runs; CPU summed over every hub process and the engine. Run by run: the range of each two-node " +
-    "run's ratios to the one-node run of its own round (the k-th runs of both set-ups, in start order); - where the " +
-    'two set-ups have different numbers of runs.'
+    "run's ratios to the one-node run of its own round (the k-th runs of both set-ups, in start order, quiet or not); " +
+    '- where the two set-ups have different numbers of runs.'
   return `${markdownTable(header, rows)}\n\n${targets}`
 }
 
@@ -100,7 +100,8 @@ function ratio(value: number | null, base: number | null, judged: boolean): stri
 
 /**
  * The range of the ratios of `twoNodes`'s runs to `base`'s, the k-th run to the k-th (both groups in start order, so
- * each pair ran in the same round and shared the machine's state); `-` unless both have the same number of runs.
+ * each pair ran in the same round and shared the machine's state). Every run counts, quiet or not: leaving one out
+ * would pair the runs of different rounds. `-` unless both have the same number of runs.
  */
 function pairedRange(twoNodes: RunGroup, base: RunGroup | undefined): string {
   if (base === undefined || base.runs.length !== twoNodes.runs.length) return '-'
