@@ -2,10 +2,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { HubError } from '../errors.js'
 import type { MissedMessages } from './broker.js'
 import { SubscriptionSet } from './subscription-set.js'
-import { TailLoop, type TailLoopOptions } from './tail-loop.js'
+import { TAIL_RETRY_DELAY_MS, TailLoop, type TailLoopOptions } from './tail-loop.js'
 
 const POLL_MS = 1_000
-const RETRY_MS = 100
+const RETRY_MS = TAIL_RETRY_DELAY_MS
 const BATCH = 4
 
 /** What a scripted read does: return a count, or throw. */
@@ -35,7 +35,6 @@ function harness(steps: Step[], extra: Partial<TailLoopOptions> & { startFails?:
     subscriptions,
     pollMs: POLL_MS,
     batchSize: BATCH,
-    retryDelayMs: RETRY_MS,
     start: () => {
       starts++
       return starts <= (extra.startFails ?? 0) ? Promise.reject(new Error(`start ${starts} failed`)) : Promise.resolve()
@@ -113,7 +112,7 @@ describe('TailLoop', () => {
     h.loop.close()
   })
 
-  it('reports an outage once however many rounds fail, retries after retryDelayMs, and reports the next outage again', async () => {
+  it('reports an outage once however many rounds fail, retries after the retry delay, and reports the next outage again', async () => {
     const down = new Error('connection refused')
     const h = harness([down, down, down, 0, down])
     await subscribe(h)

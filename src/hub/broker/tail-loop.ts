@@ -14,8 +14,6 @@ export interface TailLoopOptions {
   readonly pollMs: number
   /** The most entries one read returns: a read that returned as many reads again at once. */
   readonly batchSize: number
-  /** The pause after a failed round before the next read. */
-  readonly retryDelayMs: number
   /**
    * Finds where delivery starts (the newest entry), at the first `subscribe`; the loop runs once it resolved. A
    * rejection fails that `subscribe` (as `ERR_HUB_BROKER_CLOSED` once the loop was closed), and the next `subscribe`
@@ -42,6 +40,9 @@ export interface TailLoopOptions {
 
 const RESOLVED = Promise.resolve()
 
+/** The pause after a failed round before the next read, while the engine's client reconnects: 100 ms. */
+export const TAIL_RETRY_DELAY_MS = 100
+
 /**
  * The loop that keeps a stream broker reading its history, and the broker's lifecycle around it.
  *
@@ -49,7 +50,7 @@ const RESOLVED = Promise.resolve()
  *   {@link TailLoop.signal} or `pollMs`. A signal given while a round is under way makes the next round start at
  *   once, so no signal is lost between a read and the wait.
  * - **Failures.** A failed round is reported through `onFailure` once per outage, dated when the outage began (the
- *   date {@link TailLoop.notifyMissed} gives `onMissed`); the next round starts `retryDelayMs` later. The first round
+ *   date {@link TailLoop.notifyMissed} gives `onMissed`); the next round starts {@link TAIL_RETRY_DELAY_MS} later. The first round
  *   that succeeds ends the outage.
  * - **Lifecycle.** {@link TailLoop.subscribe} finds the start once, then runs the loop until {@link TailLoop.close},
  *   whether or not anyone listens.
@@ -57,7 +58,7 @@ const RESOLVED = Promise.resolve()
  * @example
  * ```ts
  * const loop = new TailLoop({
- *   subscriptions, pollMs: 2_000, batchSize: 256, retryDelayMs: 100,
+ *   subscriptions, pollMs: 2_000, batchSize: 256,
  *   start: () => findNewestEntry(),
  *   read: () => readAfterCursor(),
  *   onFailure: (error) => new HubError('ERR_HUB_BROKER_UNAVAILABLE', `lost the engine: ${messageOf(error)}`, { cause: error }),
@@ -160,7 +161,7 @@ export class TailLoop {
   }
 
   async #run(): Promise<void> {
-    const { read, beforeWait, batchSize, retryDelayMs } = this.#options
+    const { read, beforeWait, batchSize } = this.#options
     while (!this.#closed) {
       try {
         this.#signalled = false
@@ -180,7 +181,7 @@ export class TailLoop {
           this.#dateOutage()
           this.#options.subscriptions.report(reported)
         }
-        await new Promise((resolve) => setTimeout(resolve, retryDelayMs))
+        await new Promise((resolve) => setTimeout(resolve, TAIL_RETRY_DELAY_MS))
       }
     }
   }

@@ -118,8 +118,6 @@ const MIN_HEARTBEAT_MS = 100
 const MAX_HEARTBEAT_MS = 30_000
 /** How long the tail goes without a push consumer after the server refused to create one. */
 const PUSH_RETRY_MS = 30_000
-/** The pause before the tail tries again after a failed round (nats.js reconnects meanwhile). */
-const RETRY_DELAY_MS = 100
 
 /**
  * A broker that delivers the updates of a {@link NatsHistory} by reading its JetStream stream, for hub nodes whose
@@ -172,7 +170,6 @@ export class NatsStreamBroker implements Broker {
   readonly #stream: string
   readonly #prefix: string
   readonly #requestTimeoutMs: number
-  readonly #pollMs: number
   readonly #batchSize: number
   readonly #heartbeatMs: number
   readonly #subscriptions: SubscriptionSet
@@ -208,9 +205,9 @@ export class NatsStreamBroker implements Broker {
       throw new HubError('ERR_HUB_INVALID_OPTION', `${OWNER}: subject ${subject} must not be one of the history's subjects (${this.#prefix}.>)`)
     }
     this.#requestTimeoutMs = integerOption(OWNER, 'requestTimeoutMs', options.requestTimeoutMs, DEFAULT_NATS_REQUEST_TIMEOUT_MS, 1)
-    this.#pollMs = integerOption(OWNER, 'pollMs', options.pollMs, DEFAULT_NATS_STREAM_BROKER_POLL_MS, 1)
+    const pollMs = integerOption(OWNER, 'pollMs', options.pollMs, DEFAULT_NATS_STREAM_BROKER_POLL_MS, 1)
     this.#batchSize = integerOption(OWNER, 'batchSize', options.batchSize, DEFAULT_NATS_STREAM_BROKER_BATCH_SIZE, 1)
-    this.#heartbeatMs = Math.min(Math.max(this.#pollMs, MIN_HEARTBEAT_MS), MAX_HEARTBEAT_MS)
+    this.#heartbeatMs = Math.min(Math.max(pollMs, MIN_HEARTBEAT_MS), MAX_HEARTBEAT_MS)
     this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
     this.#mirror =
       subject === null
@@ -233,9 +230,8 @@ export class NatsStreamBroker implements Broker {
     })
     this.#loop = new TailLoop({
       subscriptions: this.#subscriptions,
-      pollMs: this.#pollMs,
+      pollMs,
       batchSize: this.#batchSize,
-      retryDelayMs: RETRY_DELAY_MS,
       start: () => this.#start(),
       read: () => this.#readBatch(),
       beforeWait: () => this.#keepPushTail(),

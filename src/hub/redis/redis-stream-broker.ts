@@ -106,8 +106,6 @@ interface Cursor {
 type TailReply = readonly ['none'] | readonly ['ok', string, number, string, readonly (readonly [string, unknown])[]]
 
 const OWNER = 'RedisStreamBroker'
-/** The pause before the tail tries again after a failed round trip (node-redis reconnects meanwhile). */
-const RETRY_DELAY_MS = 100
 
 /**
  * A broker that delivers the updates of a {@link RedisHistory} in the order of its stream, for hub nodes whose history
@@ -156,7 +154,6 @@ export class RedisStreamBroker implements Broker {
   readonly #clientOptions: RedisEngineClientOptions | undefined
   readonly #keys: readonly [string, string, string, string]
   readonly #commandTimeoutMs: number
-  readonly #pollMs: number
   readonly #batchSize: number
   readonly #subscriptions: SubscriptionSet
   readonly #name: string
@@ -179,7 +176,7 @@ export class RedisStreamBroker implements Broker {
     this.#keys = [`${prefix}epoch`, `${prefix}meta`, `${prefix}stream`, `${prefix}ids`]
     const channel = options.channel === null ? null : stringOption(OWNER, 'channel', options.channel, DEFAULT_REDIS_BROKER_CHANNEL)
     this.#commandTimeoutMs = integerOption(OWNER, 'commandTimeoutMs', options.commandTimeoutMs, DEFAULT_REDIS_COMMAND_TIMEOUT_MS, 1)
-    this.#pollMs = integerOption(OWNER, 'pollMs', options.pollMs, DEFAULT_REDIS_STREAM_BROKER_POLL_MS, 1)
+    const pollMs = integerOption(OWNER, 'pollMs', options.pollMs, DEFAULT_REDIS_STREAM_BROKER_POLL_MS, 1)
     this.#batchSize = integerOption(OWNER, 'batchSize', options.batchSize, DEFAULT_REDIS_STREAM_BROKER_BATCH_SIZE, 1)
     this.#subscriptions = new SubscriptionSet(OWNER, options.onError)
     this.#name = this.#clientOptions?.name ?? 'herald-stream-broker'
@@ -223,9 +220,8 @@ export class RedisStreamBroker implements Broker {
     })
     this.#loop = new TailLoop({
       subscriptions: this.#subscriptions,
-      pollMs: this.#pollMs,
+      pollMs,
       batchSize: this.#batchSize,
-      retryDelayMs: RETRY_DELAY_MS,
       start: () => this.#start(),
       read: () => this.#readBatch(),
       onFailure: (error) => (error instanceof HubError ? error : unavailable('lost the connection to Redis', error)),
